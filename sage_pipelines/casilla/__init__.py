@@ -1,0 +1,1 @@
+"""Casillas: the SAGE YAML that describes a data box, and readers that stream its uploads."""

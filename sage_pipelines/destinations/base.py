@@ -1,0 +1,145 @@
+"""The one interface every destination implements, and the data it exchanges.
+
+A destination receives an Arrow `RecordBatchReader` with the table's declared schema and
+applies one strategy atomically. What a destination can do is declared as `Capabilities`
+(data, not code), so shared code asks instead of branching on destination names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterator, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
+
+UPLOAD_ID_COLUMN = "_sage_upload_id"
+LOADED_AT_COLUMN = "_sage_loaded_at"
+SAGE_COLUMNS: tuple[Column, ...] = (
+    Column(UPLOAD_ID_COLUMN, ColumnType(Kind.TEXT, length=64), nullable=False),
+    Column(LOADED_AT_COLUMN, ColumnType(Kind.TIMESTAMP), nullable=False),
+)
+
+
+class Strategy(str, Enum):
+    UPSERT = "upsert"
+    DELETE_INSERT = "delete_insert"
+    APPEND = "append"
+    TRUNCATE_INSERT = "truncate_insert"
+
+
+class SchemaChange(str, Enum):
+    EVOLVE = "evolve"
+    FREEZE = "freeze"
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """Lake partitioning: columns plus a transform (identity, day, month, year, bucket[N], truncate[N])."""
+
+    columns: tuple[str, ...]
+    transform: str = "identity"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Everything a destination needs to know about one target table.
+
+    `columns` are the upload's columns in file order (without the `_sage_*` columns, which
+    every destination adds itself). `schema` is the schema / database / namespace, or None for
+    the destination's default.
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    strategy: Strategy
+    schema: str | None = None
+    primary_key: tuple[str, ...] = ()
+    delete_by: tuple[str, ...] = ()
+    partitioning: Partitioning | None = None
+    schema_change: SchemaChange = SchemaChange.EVOLVE
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    @property
+    def effective_delete_by(self) -> tuple[str, ...]:
+        return self.delete_by or self.primary_key
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        """The schema of batches handed to `write` (declared columns only)."""
+        return arrow_schema(self.columns)
+
+    @property
+    def table_columns(self) -> tuple[Column, ...]:
+        """The columns of the stored table: declared columns, then the `_sage_*` columns."""
+        return self.columns + SAGE_COLUMNS
+
+
+@dataclass
+class WriteResult:
+    """What one write did. `extra` holds destination-specific facts (snapshot id, files, ...)."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rows: int = 0  # rows in the upload that reached the table (after dedup for upsert)
+    bytes: int = 0  # Arrow bytes of the upload's batches
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a destination supports, as data."""
+
+    strategies: frozenset[Strategy] = frozenset(Strategy)
+    bulk_load: str = ""  # e.g. "COPY", "LOAD DATA LOCAL INFILE", "bulk copy", "Arrow scan"
+    max_identifier_length: int = 63
+    supports_schemas: bool = True
+    supports_partitioning: bool = False
+    transactional: bool = True
+    partition_transforms: frozenset[str] = frozenset()
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """A place tables are written to. Implementations must make `write` atomic."""
+
+    capabilities: Capabilities
+
+    def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
+        """Apply `table.strategy` with the upload's rows; all or nothing."""
+        ...
+
+    def read(self, table: TableSpec) -> pa.Table:
+        """The table's current content (for verification, tests and downstream assets)."""
+        ...
+
+    def describe(self, table: TableSpec) -> str:
+        """A human-readable location, e.g. `warehouse.main.fact_ventas` (never credentials)."""
+        ...
+
+
+def with_sage_columns(batches: pa.RecordBatchReader, upload_id: str,
+                      loaded_at: dt.datetime | None = None) -> pa.RecordBatchReader:
+    """Append `_sage_upload_id` and `_sage_loaded_at` to every batch, streaming."""
+    loaded_at = (loaded_at or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None)
+    schema = batches.schema
+    for c in SAGE_COLUMNS:
+        schema = schema.append(pa.field(c.name, c.type.to_arrow(), nullable=False))
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            n = b.num_rows
+            yield pa.RecordBatch.from_arrays(
+                list(b.columns) + [pa.repeat(pa.scalar(upload_id, pa.string()), n),
+                                   pa.repeat(pa.scalar(loaded_at, pa.timestamp("us")), n)],
+                schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, gen())

@@ -1,0 +1,1 @@
+"""The metadata store: SQLAlchemy models, Alembic migrations, encrypted secrets, history, audit."""
