@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import Any, Callable, Iterator, Mapping, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -107,11 +107,45 @@ class Capabilities:
     partition_transforms: frozenset[str] = frozenset()
 
 
+def _no_secret() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """How to reach a database destination. The password is a callable so it is decrypted
+    only at connect time and never sits in a repr, a log line or Dagster metadata."""
+
+    kind: str  # duckdb | postgresql | mysql | sqlserver
+    name: str = ""  # the connection's name, for messages
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    database: str | None = None  # DuckDB: the database file path
+    schema: str | None = None  # default schema for tables without one
+    options: Mapping[str, str] = field(default_factory=dict)  # sslmode, sslrootcert, ...
+    password: Callable[[], str | None] = field(default=_no_secret, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """Where lake tables live. `credentials` returns decrypted storage options at use time."""
+
+    name: str
+    warehouse: str  # file:///... or s3://...
+    format: str  # iceberg | delta | hudi
+    catalog_uri: str | None = None  # Iceberg SQL / REST catalog; default: SQLite beside the lake
+    options: Mapping[str, str] = field(default_factory=dict)
+    credentials: Callable[[], Mapping[str, str]] = field(default=dict, repr=False, compare=False)
+
+
 @runtime_checkable
 class Destination(Protocol):
     """A place tables are written to. Implementations must make `write` atomic."""
 
     capabilities: Capabilities
+
+    # Implementations are constructed as `Cls(settings)` with a ConnectionSettings or LakeSettings.
 
     def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
         """Apply `table.strategy` with the upload's rows; all or nothing."""
