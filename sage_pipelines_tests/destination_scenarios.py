@@ -1,0 +1,342 @@
+"""The scenario suite every destination passes, and the oracle it is judged against.
+
+A destination's test module plugs in by subclassing `DestinationScenarios` and providing two
+fixtures: `destination` (a ready `Destination`) and `namespace` (a schema / database / namespace
+of its own, removed afterwards). Each scenario runs a sequence of uploads through
+`destination.write` and compares what `destination.read` returns with what the strategy's
+definition (`expected_table`, written independently of any destination) predicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any, Iterable, Iterator
+
+import pyarrow as pa
+import pytest
+
+from sage_pipelines.destinations.base import (
+    LOADED_AT_COLUMN,
+    UPLOAD_ID_COLUMN,
+    Destination,
+    SchemaChange,
+    Strategy,
+    TableSpec,
+)
+from sage_pipelines.errors import DataError, SageError, SchemaChangeError
+from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
+
+Row = dict[str, Any]
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", ColumnType(Kind.INTEGER)),
+    Column("semana", ColumnType(Kind.INTEGER)),
+    Column("codigo", ColumnType(Kind.TEXT)),
+    Column("monto", ColumnType(Kind.DECIMAL, 38, 10)),
+    Column("fecha", ColumnType(Kind.DATE)),
+    Column("activo", ColumnType(Kind.BOOLEAN)),
+    Column("nota", ColumnType(Kind.TEXT)),
+)
+
+# Values that break naive loaders: each must come back exactly.
+TRICKY_TEXT = [
+    "000123",  # a code, not a number
+    "",  # empty string is not NULL
+    None,
+    "Año, ñandú; «comillas» \"dobles\" 'simples'",
+    "línea 1\nlínea 2\r\nlínea 3",
+    "tab\there|pipe,comma;semicolon",
+    "back\\slash \\N \\\\ end\\",
+    "emoji 😀 and CJK 漢字",
+    "  padded  ",
+    "NULL",
+]
+TRICKY_DECIMALS = [
+    Decimal("12345678901234567890.1234567891"),  # 20 integer digits, 10 fractional
+    Decimal("-0.0000000001"),
+    Decimal("0"),
+    None,
+    Decimal("99999999999999999999999999.9999999999"),
+]
+
+
+def row(id: int, semana: int = 1, codigo: str | None = "c", monto: Decimal | None = Decimal("1.50"),
+        fecha: dt.date | None = dt.date(2024, 1, 1), activo: bool | None = True,
+        nota: str | None = None) -> Row:
+    return {"id": id, "semana": semana, "codigo": codigo, "monto": monto, "fecha": fecha,
+            "activo": activo, "nota": nota}
+
+
+def reader_of(rows: list[Row], columns: tuple[Column, ...] = COLUMNS,
+              batch_rows: int = 3, fail_after_batches: int | None = None) -> pa.RecordBatchReader:
+    """Rows as a lazy reader of small batches; optionally raising `DataError` mid-stream the way
+    the casilla readers do when a value does not convert."""
+    schema = arrow_schema(columns)
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for i in range(0, max(len(rows), 1), batch_rows):
+            if fail_after_batches is not None and i // batch_rows >= fail_after_batches:
+                raise DataError("upload.csv", i + 2, "monto", "12,5x", "not a decimal")
+            chunk = rows[i:i + batch_rows]
+            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+        if fail_after_batches is not None and fail_after_batches * batch_rows >= len(rows):
+            raise DataError("upload.csv", len(rows) + 2, "monto", "12,5x", "not a decimal")
+
+    return pa.RecordBatchReader.from_batches(schema, gen())
+
+
+def expected_table(spec: TableSpec, uploads: Iterable[tuple[str, list[Row]]]) -> list[Row]:
+    """The strategy's definition, applied to plain Python rows (the oracle)."""
+    table: list[Row] = []
+    names = [c.name for c in spec.columns]
+    for upload_id, rows in uploads:
+        incoming = [{**{n: r.get(n) for n in names}, UPLOAD_ID_COLUMN: upload_id} for r in rows]
+        if spec.strategy is Strategy.UPSERT:
+            key = lambda r: tuple(r[k] for k in spec.primary_key)  # noqa: E731
+            last = {key(r): r for r in incoming}  # last row in file order wins
+            table = [r for r in table if key(r) not in last] + list(last.values())
+        elif spec.strategy is Strategy.DELETE_INSERT:
+            by = spec.effective_delete_by
+            present = {tuple(r[k] for k in by) for r in incoming}
+            table = [r for r in table if tuple(r[k] for k in by) not in present] + incoming
+        elif spec.strategy is Strategy.APPEND:
+            table = [r for r in table if r[UPLOAD_ID_COLUMN] != upload_id] + incoming
+        else:
+            table = incoming
+    return table
+
+
+def _sort_key(r: Row) -> tuple:
+    return tuple((v is None, str(v)) for v in r.values())
+
+
+def normalized(rows: Iterable[Row]) -> list[Row]:
+    return sorted(rows, key=_sort_key)
+
+
+def stored_rows(destination: Destination, spec: TableSpec) -> list[Row]:
+    """The table's rows with declared types, without `_sage_loaded_at` (a clock value)."""
+    table = destination.read(spec)
+    names = [c.name for c in spec.columns] + [UPLOAD_ID_COLUMN]
+    target = pa.schema([pa.field(n, arrow_schema(spec.columns).field(n).type
+                                 if n != UPLOAD_ID_COLUMN else pa.string()) for n in names])
+    return normalized(table.select(names).cast(target).to_pylist())
+
+
+class DestinationScenarios:
+    """Subclass as `TestXScenarios(DestinationScenarios)` and provide `destination`, `namespace`."""
+
+    columns: tuple[Column, ...] = COLUMNS
+
+    @pytest.fixture
+    def make_spec(self, namespace: str):
+        def make(strategy: Strategy, **kw: Any) -> TableSpec:
+            kw.setdefault("primary_key", ("id",) if strategy is not Strategy.APPEND else ())
+            kw.setdefault("columns", self.columns)
+            return TableSpec(name=f"t_{uuid.uuid4().hex[:8]}", schema=namespace, strategy=strategy, **kw)
+        return make
+
+    def run_uploads(self, destination: Destination, spec: TableSpec,
+                    uploads: list[tuple[str, list[Row]]]) -> list:
+        return [destination.write(reader_of(rows, spec.columns), spec, upload_id)
+                for upload_id, rows in uploads]
+
+    # --- upsert -------------------------------------------------------------------------
+
+    def test_upsert_updates_existing_keys_and_inserts_new_ones(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT)
+        u1 = ("u1", [row(i, monto=Decimal(i)) for i in range(1, 6)])
+        u2 = ("u2", [row(4, monto=Decimal("40.25")), row(5, codigo="cambió"), row(6), row(7)])
+        results = self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+        assert (results[1].inserted, results[1].updated, results[1].deleted) == (2, 2, 0)
+
+    def test_upsert_keeps_the_last_row_of_duplicate_keys_in_one_upload(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT)
+        u1 = ("u1", [row(1, codigo="first"), row(2), row(1, codigo="second"), row(1, codigo="last")])
+        self.run_uploads(destination, spec, [u1])
+        rows = stored_rows(destination, spec)
+        assert rows == normalized(expected_table(spec, [u1]))
+        assert [r["codigo"] for r in rows if r["id"] == 1] == ["last"]
+
+    def test_upsert_rerun_of_the_same_upload_gives_the_same_table(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT)
+        u1 = ("u1", [row(i) for i in range(1, 8)])
+        self.run_uploads(destination, spec, [u1])
+        first = stored_rows(destination, spec)
+        result = self.run_uploads(destination, spec, [u1])[0]
+        assert stored_rows(destination, spec) == first
+        assert (result.inserted, result.updated) == (0, 7)
+
+    def test_upsert_with_a_composite_key(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT, primary_key=("id", "semana"))
+        u1 = ("u1", [row(1, semana=1), row(1, semana=2), row(2, semana=1)])
+        u2 = ("u2", [row(1, semana=2, codigo="x"), row(2, semana=2)])
+        self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+
+    # --- delete_insert ------------------------------------------------------------------
+
+    def test_delete_insert_replaces_the_rows_of_the_weeks_in_the_upload(self, destination, make_spec):
+        spec = make_spec(Strategy.DELETE_INSERT, delete_by=("semana",))
+        u1 = ("u1", [row(i, semana=1 + i % 2) for i in range(1, 9)])
+        u2 = ("u2", [row(100, semana=2), row(101, semana=3)])
+        u3 = ("u3", [row(200, semana=3), row(201, semana=3), row(202, semana=3)])
+        results = self.run_uploads(destination, spec, [u1, u2, u3])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2, u3]))
+        assert (results[1].deleted, results[1].inserted) == (4, 2)
+
+    def test_delete_insert_rerun_gives_the_same_table(self, destination, make_spec):
+        spec = make_spec(Strategy.DELETE_INSERT, delete_by=("semana",))
+        u1 = ("u1", [row(i, semana=i % 3) for i in range(1, 10)])
+        self.run_uploads(destination, spec, [u1, u1])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1]))
+
+    def test_delete_insert_defaults_to_the_primary_key(self, destination, make_spec):
+        spec = make_spec(Strategy.DELETE_INSERT)
+        u1 = ("u1", [row(1), row(2), row(3)])
+        u2 = ("u2", [row(2, codigo="nuevo"), row(4)])
+        self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+
+    # --- append -------------------------------------------------------------------------
+
+    def test_append_adds_every_upload_once_even_when_rerun(self, destination, make_spec):
+        spec = make_spec(Strategy.APPEND)
+        u1 = ("u1", [row(1), row(1), row(2)])  # no key: duplicates inside an upload are data
+        u2 = ("u2", [row(3), row(4)])
+        results = self.run_uploads(destination, spec, [u1, u2, u1])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2, u1]))
+        assert (results[2].deleted, results[2].inserted) == (3, 3)
+
+    # --- truncate_insert ----------------------------------------------------------------
+
+    def test_truncate_insert_leaves_exactly_the_last_upload(self, destination, make_spec):
+        spec = make_spec(Strategy.TRUNCATE_INSERT)
+        u1 = ("u1", [row(i) for i in range(1, 10)])
+        u2 = ("u2", [row(i, codigo="v2") for i in range(5, 8)])
+        results = self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+        assert (results[1].deleted, results[1].inserted) == (9, 3)
+
+    def test_truncate_insert_of_an_empty_upload_empties_the_table(self, destination, make_spec):
+        spec = make_spec(Strategy.TRUNCATE_INSERT)
+        self.run_uploads(destination, spec, [("u1", [row(1), row(2)]), ("u2", [])])
+        assert stored_rows(destination, spec) == []
+
+    # --- exact values -------------------------------------------------------------------
+
+    def test_every_value_comes_back_exactly(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT)
+        rows = []
+        for i, text in enumerate(TRICKY_TEXT):
+            rows.append(row(i, codigo=text, nota=text,
+                            monto=TRICKY_DECIMALS[i % len(TRICKY_DECIMALS)],
+                            fecha=[dt.date(1900, 1, 1), dt.date(2099, 12, 31), None,
+                                   dt.date(2024, 2, 29)][i % 4],
+                            activo=[True, False, None][i % 3]))
+        self.run_uploads(destination, spec, [("u1", rows)])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [("u1", rows)]))
+
+    def test_read_returns_the_declared_types_and_the_sage_columns(self, destination, make_spec):
+        spec = make_spec(Strategy.APPEND)
+        self.run_uploads(destination, spec, [("u1", [row(1)])])
+        table = destination.read(spec)
+        for column in spec.columns:
+            assert table.schema.field(column.name).type == column.type.to_arrow(), column.name
+        assert table.column(UPLOAD_ID_COLUMN).to_pylist() == ["u1"]
+        loaded = table.column(LOADED_AT_COLUMN).to_pylist()[0]
+        assert isinstance(loaded, dt.datetime)
+
+    # --- schema change ------------------------------------------------------------------
+
+    def test_evolve_adds_a_new_column_and_keeps_old_rows(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT)
+        self.run_uploads(destination, spec, [("u1", [row(1), row(2)])])
+        extra = Column("region", ColumnType(Kind.TEXT))
+        wider = replace(spec, columns=spec.columns + (extra,))
+        self.run_uploads(destination, wider, [("u2", [{**row(2), "region": "Cusco"}, {**row(3), "region": None}])])
+        rows = {r["id"]: r for r in stored_rows(destination, wider)}
+        assert rows[1]["region"] is None and rows[2]["region"] == "Cusco" and rows[3]["codigo"] == "c"
+
+    def test_evolve_widens_a_decimal_column(self, destination, make_spec):
+        narrow = tuple(Column(c.name, ColumnType(Kind.DECIMAL, 12, 2)) if c.name == "monto" else c
+                       for c in COLUMNS)
+        spec = make_spec(Strategy.UPSERT, columns=narrow)
+        self.run_uploads(destination, spec, [("u1", [row(1, monto=Decimal("12.34"))])])
+        wide = replace(spec, columns=COLUMNS)
+        self.run_uploads(destination, wide, [("u2", [row(2, monto=Decimal("1234567890123.0000000001"))])])
+        rows = {r["id"]: r["monto"] for r in stored_rows(destination, wide)}
+        assert rows == {1: Decimal("12.34"), 2: Decimal("1234567890123.0000000001")}
+
+    def test_freeze_refuses_a_new_column_and_writes_nothing(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT, schema_change=SchemaChange.FREEZE)
+        self.run_uploads(destination, spec, [("u1", [row(1)])])
+        before = stored_rows(destination, spec)
+        extra = Column("region", ColumnType(Kind.TEXT))
+        wider = replace(spec, columns=spec.columns + (extra,))
+        with pytest.raises(SchemaChangeError, match="region"):
+            self.run_uploads(destination, wider, [("u2", [{**row(2), "region": "x"}])])
+        assert stored_rows(destination, spec) == before
+
+    # --- atomicity ----------------------------------------------------------------------
+
+    @pytest.mark.parametrize("strategy", list(Strategy))
+    def test_a_bad_value_in_the_middle_of_the_upload_leaves_the_table_as_it_was(
+            self, destination, make_spec, strategy):
+        spec = make_spec(strategy, delete_by=("semana",) if strategy is Strategy.DELETE_INSERT else ())
+        self.run_uploads(destination, spec, [("u1", [row(i, semana=1) for i in range(1, 6)])])
+        before = stored_rows(destination, spec)
+        bad = reader_of([row(i, semana=1, codigo="new") for i in range(3, 12)],
+                        spec.columns, batch_rows=2, fail_after_batches=2)
+        with pytest.raises(DataError, match="line"):
+            destination.write(bad, spec, "u2" if strategy is not Strategy.APPEND else "u1")
+        assert stored_rows(destination, spec) == before
+
+    @pytest.mark.parametrize("strategy", [Strategy.UPSERT, Strategy.DELETE_INSERT])
+    def test_a_null_key_is_refused_and_leaves_the_table_as_it_was(self, destination, make_spec, strategy):
+        spec = make_spec(strategy)
+        self.run_uploads(destination, spec, [("u1", [row(1), row(2)])])
+        before = stored_rows(destination, spec)
+        rows = [row(3), {**row(4), "id": None}]
+        with pytest.raises(SageError):
+            self.run_uploads(destination, spec, [("u2", rows)])
+        assert stored_rows(destination, spec) == before
+
+    def test_a_failed_first_write_creates_no_rows(self, destination, make_spec):
+        spec = make_spec(Strategy.APPEND)
+        with pytest.raises(DataError):
+            destination.write(reader_of([row(1), row(2), row(3)], batch_rows=1, fail_after_batches=2),
+                              spec, "u1")
+        try:
+            rows = stored_rows(destination, spec)
+        except SageError:
+            rows = []  # the table was never created: also "as it was"
+        assert rows == []
+
+    # --- concurrency --------------------------------------------------------------------
+
+    def test_two_concurrent_writes_to_one_table_lose_and_duplicate_nothing(self, destination, make_spec):
+        spec = make_spec(Strategy.APPEND)
+        self.run_uploads(destination, spec, [("u0", [row(0)])])
+        uploads = [(f"u{n}", [row(n * 1000 + i) for i in range(200)]) for n in (1, 2)]
+        errors: list[BaseException] = []
+
+        def write(upload: tuple[str, list[Row]]) -> None:
+            try:
+                self.run_uploads(destination, spec, [upload])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(u,)) for u in uploads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        assert stored_rows(destination, spec) == normalized(
+            expected_table(spec, [("u0", [row(0)])] + uploads))
