@@ -14,6 +14,7 @@ from sage_pipelines.errors import SageError
 
 COMMAND_MODULES = (
     "sage_pipelines.cli.setup",
+    "sage_pipelines.cli.secrets",
 )
 
 

@@ -6,14 +6,16 @@ import argparse
 
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import migrate
+from sage_pipelines.store.secrets import ensure_key
 
 
 def init_home(home: SageHome | None = None) -> SageHome:
-    """Create `$SAGE_HOME` and migrate its store. Idempotent; later issues add the key and built-ins."""
+    """Create `$SAGE_HOME`, migrate its store and create the secret key (0600). Idempotent."""
     home = home or SageHome.from_env()
     for d in (home.root, home.landing, home.lake_path, home.dagster_home):
         d.mkdir(parents=True, exist_ok=True)
     migrate(home.store_url)
+    ensure_key(home)
     return home
 
 
