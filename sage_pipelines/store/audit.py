@@ -1,28 +1,26 @@
-"""The audit trail: who did what to which object. `detalle` never holds a secret."""
+"""The audit log: who changed what in the store, and when. Never holds secrets."""
 
 from __future__ import annotations
 
-import getpass
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
 from sage_pipelines.store.models import AuditLog
 
 
-def current_actor() -> str:
-    """`cli:<os user>`: the best identity a command line has."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in this environment (e.g. a container without passwd)
-        return "cli"
+def record_audit(session: Session, accion: str, objeto: str, detalle: Mapping[str, Any] | None = None,
+                 actor: str = "cli") -> AuditLog:
+    """Record one change (`accion` e.g. `materialization.apply`, `objeto` e.g. its name).
 
-
-def audit(session: Session, accion: str, objeto: str, *, actor: str | None = None, **detalle: Any) -> AuditLog:
-    """Add one `audit_log` row in `session`, committed with the action it describes.
-
-    `detalle` must be JSON-serialisable and must never hold a secret.
+    `detalle` must be JSON-serializable and must never carry a password or a key.
     """
-    row = AuditLog(accion=accion, objeto=objeto, detalle=detalle, actor=actor or current_actor())
+    row = AuditLog(actor=actor, accion=accion, objeto=objeto, detalle=dict(detalle or {}))
     session.add(row)
+    session.flush()
     return row
+
+
+def audit(session: Session, accion: str, objeto: str, **detalle: Any) -> AuditLog:
+    """`record_audit` with the details as keywords: `audit(s, "casilla.add", name, source=...)`."""
+    return record_audit(session, accion, objeto, detalle)
