@@ -26,6 +26,7 @@ class Field:
     required: bool = False
     unique: bool = False
     validation_rules: tuple[Rule, ...] = ()
+    description: str = ""
 
     @property
     def column_type(self) -> ColumnType:

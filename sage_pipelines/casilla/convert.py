@@ -1,0 +1,201 @@
+"""Turn columns of raw text into typed Arrow columns, exactly, with Arrow compute.
+
+Readers hand over every cell as text (NULL for an empty cell); this module validates and casts a
+whole column at once (RE2 regexes and Arrow casts, no per-row Python), so a batch of 64k rows
+costs a few vectorized passes. Only when a column fails does Python look at single values, to
+name the first bad one and say why (`BadValue`); the reader then adds the file and line.
+
+The rules are SAGE's: `texto` keeps every character (leading zeros, surrounding spaces);
+other types ignore surrounding whitespace; `entero` is a plain int64; `decimal` keeps every digit
+and refuses what does not fit the scale instead of rounding; `fecha` is `YYYY-MM-DD` (a midnight
+time is tolerated); `booleano` accepts only the listed spellings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
+
+TRUE_WORDS = ("true", "si", "sí", "1", "t", "y")
+FALSE_WORDS = ("false", "no", "0", "f", "n")
+_TRUE = pa.array(TRUE_WORDS)
+_FALSE = pa.array(FALSE_WORDS)
+
+INTEGER_RE = r"^[+-]?[0-9]+$"
+DECIMAL_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+MIDNIGHT_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T]00:00(:00(\.0+)?)?$"
+DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
+_DATETIME_PY = re.compile(DATETIME_RE)
+
+
+class BadValue(Exception):
+    """The first value of a column that does not convert: its row in the batch and why."""
+
+    def __init__(self, row: int, column: str, value: object, reason: str) -> None:
+        super().__init__(f"row {row}, column {column!r}: {reason}: {value!r}")
+        self.row, self.column, self.value, self.reason = row, column, value, reason
+
+
+def _first(mask: pa.Array) -> int | None:
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return None
+    return pc.index(mask, True).as_py()
+
+
+def _refuse_unmatched(trimmed: pa.Array, raw: pa.Array, pattern: str, column: str, reason: str) -> None:
+    bad = _first(pc.invert(pc.match_substring_regex(trimmed, pattern)))
+    if bad is not None:
+        raise BadValue(bad, column, raw[bad].as_py(), reason)
+
+
+def _blank_to_null(values: pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(values)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _text(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
+    if ctype.length:
+        bad = _first(pc.greater(pc.utf8_length(raw), ctype.length))
+        if bad is not None:
+            raise BadValue(bad, column, raw[bad].as_py(), f"longer than {ctype.length} characters")
+    return raw
+
+
+def _integer(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
+    values = _blank_to_null(raw)
+    _refuse_unmatched(values, raw, INTEGER_RE, column, "not a whole number")
+    unsigned = pc.replace_substring_regex(values, r"^\+", "")
+    try:
+        return pc.cast(unsigned, pa.int64())
+    except pa.ArrowInvalid:
+        for i, text in enumerate(unsigned.to_pylist()):
+            if text is not None and not -(2**63) <= int(text) < 2**63:
+                raise BadValue(i, column, raw[i].as_py(), "out of range for a 64-bit integer") from None
+        raise
+
+
+def decimal_problem(text: str, precision: int, scale: int) -> str | None:
+    """Why `text` does not fit decimal(precision, scale) exactly, or None when it does."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return "not a decimal number"
+    if not value.is_finite():
+        return "not a decimal number"
+    sign, digits, exponent = value.normalize().as_tuple() if value else (0, (0,), 0)
+    fraction = max(-exponent, 0)
+    whole = max(len(digits) + exponent, 0)
+    if fraction > scale:
+        return f"has more than {scale} digits after the decimal point (it would be rounded)"
+    if whole > precision - scale:
+        return f"has more than {precision - scale} digits before the decimal point"
+    return None
+
+
+def _decimal(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
+    target = ctype.to_arrow()
+    values = _blank_to_null(raw)
+    _refuse_unmatched(values, raw, DECIMAL_RE, column, "not a decimal number")
+    try:
+        return pc.cast(values, target)
+    except pa.ArrowInvalid:
+        pass
+    # Error path (or a value Arrow's parser cannot take, e.g. very many leading zeros): decide
+    # value by value with Python's exact Decimal.
+    converted = []
+    for i, text in enumerate(values.to_pylist()):
+        if text is None:
+            converted.append(None)
+            continue
+        problem = decimal_problem(text, target.precision, target.scale)
+        if problem:
+            raise BadValue(i, column, raw[i].as_py(), problem)
+        converted.append(Decimal(text))
+    return pa.array(converted, type=target)
+
+
+def _cast_checked(values: pa.Array, raw: pa.Array, target: pa.DataType, parse: Callable[[str], object],
+                  column: str, reason: str) -> pa.Array:
+    """Cast well-formed text; when Arrow refuses (e.g. 2023-02-30) find the value with `parse`."""
+    try:
+        return pc.cast(values, target)
+    except pa.ArrowInvalid:
+        for i, text in enumerate(values.to_pylist()):
+            if text is not None:
+                try:
+                    parse(text)
+                except ValueError:
+                    raise BadValue(i, column, raw[i].as_py(), reason) from None
+        raise
+
+
+def _date(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
+    values = _blank_to_null(raw)
+    plain = pc.match_substring_regex(values, DATE_RE)
+    midnight = pc.match_substring_regex(values, MIDNIGHT_RE)
+    bad = _first(pc.invert(pc.or_(plain, midnight)))
+    if bad is not None:
+        text = values[bad].as_py()
+        reason = ("has a time of day (declare the column as timestamp to keep it)"
+                  if _DATETIME_PY.match(text) else "not a date (expected YYYY-MM-DD)")
+        raise BadValue(bad, column, raw[bad].as_py(), reason)
+    day = pc.utf8_slice_codeunits(values, 0, 10)
+    return _cast_checked(day, raw, pa.date32(), dt.date.fromisoformat, column, "not a valid calendar date")
+
+
+def _timestamp(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
+    values = _blank_to_null(raw)
+    _refuse_unmatched(values, raw, DATETIME_RE, column,
+                      "not a date-time (expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS[.ffffff])")
+    return _cast_checked(values, raw, pa.timestamp("us"), dt.datetime.fromisoformat, column,
+                         "not a valid calendar date or time")
+
+
+def _boolean(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
+    values = pc.utf8_lower(_blank_to_null(raw))
+    is_true = pc.is_in(values, value_set=_TRUE)
+    is_false = pc.is_in(values, value_set=_FALSE)
+    bad = _first(pc.and_(pc.is_valid(values), pc.invert(pc.or_(is_true, is_false))))
+    if bad is not None:
+        raise BadValue(bad, column, raw[bad].as_py(),
+                       "not a boolean (expected true/false, si/no, 1/0, t/f or y/n)")
+    return pc.if_else(pc.is_null(values), pa.scalar(None, pa.bool_()), is_true)
+
+
+_CONVERTERS = {
+    Kind.TEXT: _text,
+    Kind.INTEGER: _integer,
+    Kind.DECIMAL: _decimal,
+    Kind.DATE: _date,
+    Kind.TIMESTAMP: _timestamp,
+    Kind.BOOLEAN: _boolean,
+}
+
+
+def convert_column(raw: pa.Array, column: Column) -> pa.Array:
+    """Convert one text column (NULL = empty cell) to `column`'s Arrow type, or raise BadValue."""
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks()
+    if raw.type != pa.string():
+        raw = raw.cast(pa.string())
+    out = _CONVERTERS[column.type.kind](raw, column.type, column.name)
+    if not column.nullable and out.null_count:
+        bad = _first(pc.is_null(out))
+        raise BadValue(bad, column.name, raw[bad].as_py(), "empty value in a column that requires one")
+    return out
+
+
+def convert_batch(raw: pa.RecordBatch, columns: tuple[Column, ...], schema: pa.Schema | None = None) -> pa.RecordBatch:
+    """Convert a batch of text columns named like `columns` into a typed batch of `schema`."""
+    schema = schema or arrow_schema(columns)
+    arrays = [convert_column(raw.column(c.name), c) for c in columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
