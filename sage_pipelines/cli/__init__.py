@@ -1,28 +1,29 @@
 """The `sage` command line. Thin: every command calls the same functions the tests call.
 
-Each command group lives in its own module exposing `register(subparsers)`, which adds its
-commands with `set_defaults(func=...)`. A `SageError` becomes one line on stderr and exit 1.
+Each command group lives in its own module of this package exposing `register(subparsers)`,
+which adds its commands with `set_defaults(func=...)`; modules are discovered, so adding a
+command group touches no shared list. A `SageError` becomes one line on stderr and exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
 from sage_pipelines.errors import SageError
-
-COMMAND_MODULES = (
-    "sage_pipelines.cli.setup",
-    "sage_pipelines.cli.secrets",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sage", description="SAGE Materialize")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 
