@@ -1,0 +1,1 @@
+"""Dagster: the asset factory, IO managers per destination kind, sensors, schedules, jobs."""

@@ -1,0 +1,43 @@
+"""Builds the Dagster definitions from the metadata store.
+
+Every registered materialization contributes one asset per (casilla file, destination); each
+casilla gets a job partitioned by its uploads, the landing sensor, and a schedule when the
+materialization has one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import Definitions
+
+from sage_pipelines.orchestration.assets import build_assets, casillas_of
+from sage_pipelines.orchestration.jobs import casilla_job
+from sage_pipelines.orchestration.schedules import build_schedule
+from sage_pipelines.orchestration.sensors import build_landing_sensor
+from sage_pipelines.settings import SageHome
+
+
+def _plans(home: SageHome) -> list:
+    url = home.store_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return []  # `sage init` not run yet: nothing registered
+    from sage_pipelines.spec.plan import load_plans
+    from sage_pipelines.store.db import migrate, session_scope
+
+    migrate(url)
+    with session_scope(home) as session:
+        return load_plans(session)
+
+
+def build_definitions(home: SageHome | None = None) -> Definitions:
+    home = home or SageHome.from_env()
+    plans = _plans(home)
+    assets, resources = build_assets(plans, home)
+    by_casilla = casillas_of(plans)
+    jobs = {casilla: casilla_job(casilla) for casilla in by_casilla}
+    schedules = [build_schedule(plan, jobs[plan.casilla]) for plan in plans if plan.schedule]
+    sensors = [build_landing_sensor(sorted(by_casilla), home, list(jobs.values()))] if jobs else []
+    return Definitions(assets=assets, jobs=list(jobs.values()), sensors=sensors,
+                       schedules=schedules, resources=resources)
+

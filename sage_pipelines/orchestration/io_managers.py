@@ -1,0 +1,180 @@
+"""IO managers, one per destination kind, all delegating to `destinations/`.
+
+An asset returns a lazy Arrow `RecordBatchReader` of its upload file; the IO manager writes it
+with the table's strategy (read from the asset's definition metadata), records a
+`materialization_history` row either way, and reports Dagster's standard metadata. Loading an
+input reads the table back as an Arrow table, so downstream assets can build on it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar, Optional
+
+import pyarrow as pa
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+    TableSchema,
+)
+
+from sage_pipelines.destinations.base import Destination, TableSpec, WriteResult
+from sage_pipelines.destinations.factory import open_destination
+from sage_pipelines.destinations.spec_json import spec_from_json
+from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope
+from sage_pipelines.store.models import utcnow
+
+SPEC_KEY = "sage/table_spec"
+SERVER_TAG = "sage/server"
+SERVER_REASON_TAG = "sage/server_reason"
+
+
+def column_schema(spec: TableSpec) -> TableSchema:
+    return TableSchema(columns=[TableColumn(c.name, str(c.type)) for c in spec.table_columns])
+
+
+def _ids(meta: Any) -> dict[str, Any]:
+    return {k: meta.get(f"sage/{k}") for k in ("materialization_id", "table_id", "destination_id",
+                                                "casilla", "destination")}
+
+
+class SageIOManager(ConfigurableIOManager):
+    """Writes an upload's Arrow batches to one destination with the table's strategy."""
+
+    kind: ClassVar[str] = ""
+    sage_home: str
+    connection: Optional[str] = None
+    lake: Optional[str] = None
+    format: Optional[str] = None
+
+    @property
+    def home(self) -> SageHome:
+        from pathlib import Path
+
+        return SageHome(Path(self.sage_home))
+
+    def open(self) -> Destination:
+        with session_scope(self.home) as session:
+            return open_destination(session, connection=self.connection, lake=self.lake, format=self.format)
+
+    def handle_output(self, context: OutputContext, obj: pa.RecordBatchReader | pa.Table | None) -> None:
+        if obj is None:
+            return
+        if isinstance(obj, pa.Table):
+            obj = obj.to_reader()
+        meta = context.definition_metadata
+        spec = spec_from_json(meta[SPEC_KEY])
+        upload_id = context.partition_key
+        ids = _ids(meta)
+        tags = context.step_context.dagster_run.tags if context.has_step_context else {}
+        server = tags.get(SERVER_TAG, "local")
+        started = utcnow()
+        t0 = time.perf_counter()
+        try:
+            result = self.open().write(obj, spec, upload_id)
+        except Exception as exc:
+            self._record(ids, spec, upload_id, context.run_id, started, server, tags,
+                         error=str(exc), seconds=time.perf_counter() - t0)
+            raise
+        self._record(ids, spec, upload_id, context.run_id, started, server, tags, result=result)
+        context.add_output_metadata(self.output_metadata(spec, result, server))
+
+    def output_metadata(self, spec: TableSpec, result: WriteResult, server: str) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "dagster/row_count": MetadataValue.int(result.rows),
+            "dagster/table_name": MetadataValue.text(spec.qualified_name),
+            "dagster/column_schema": MetadataValue.table_schema(column_schema(spec)),
+            "inserted": MetadataValue.int(result.inserted),
+            "updated": MetadataValue.int(result.updated),
+            "deleted": MetadataValue.int(result.deleted),
+            "bytes": MetadataValue.int(result.bytes),
+            "seconds": MetadataValue.float(round(result.seconds, 4)),
+            "strategy": MetadataValue.text(spec.strategy.value),
+            "server": MetadataValue.text(server),
+        }
+        for key, value in result.extra.items():
+            metadata[f"sage/{key}"] = value if isinstance(value, (int, float, str, bool)) else MetadataValue.json(value)
+        return metadata
+
+    def _record(self, ids: dict[str, Any], spec: TableSpec, upload_id: str, run_id: str,
+                started: Any, server: str, tags: Any, result: WriteResult | None = None,
+                error: str | None = None, seconds: float = 0.0) -> None:
+        from sage_pipelines.store.history import record_history
+
+        with session_scope(self.home) as session:
+            record_history(
+                session,
+                materialization_id=ids["materialization_id"], tabla_id=ids["table_id"],
+                destino_id=ids["destination_id"], casilla=ids["casilla"] or "",
+                tabla=spec.qualified_name, destino=ids["destination"] or "", upload_id=upload_id,
+                estado="exito" if error is None else "fallido", estrategia=spec.strategy.value,
+                servidor_id=_server_id(session, server), razon_servidor=tags.get(SERVER_REASON_TAG),
+                filas=result.rows if result else 0, insertadas=result.inserted if result else 0,
+                actualizadas=result.updated if result else 0, eliminadas=result.deleted if result else 0,
+                bytes=result.bytes if result else 0,
+                segundos=result.seconds if result else seconds, error=error,
+                dagster_run_id=run_id, iniciado_en=started, finalizado_en=utcnow())
+
+    def load_input(self, context: InputContext) -> pa.Table:
+        meta = context.upstream_output.definition_metadata if context.upstream_output else {}
+        return self.open().read(spec_from_json(meta[SPEC_KEY]))
+
+
+def _server_id(session: Any, name: str) -> int | None:
+    from sqlalchemy import select
+
+    from sage_pipelines.store.models import MaterializationServer
+
+    return session.scalar(select(MaterializationServer.id).where(MaterializationServer.nombre == name))
+
+
+class DuckDBIOManager(SageIOManager):
+    """Tables in a DuckDB database file (the embedded `warehouse`)."""
+
+    kind: ClassVar[str] = "duckdb"
+
+
+class PostgresIOManager(SageIOManager):
+    """PostgreSQL tables, loaded with COPY."""
+
+    kind: ClassVar[str] = "postgresql"
+
+
+class MySQLIOManager(SageIOManager):
+    """MySQL / MariaDB tables, loaded with LOAD DATA LOCAL INFILE."""
+
+    kind: ClassVar[str] = "mysql"
+
+
+class SQLServerIOManager(SageIOManager):
+    """SQL Server tables, loaded with bulk copy."""
+
+    kind: ClassVar[str] = "sqlserver"
+
+
+class IcebergIOManager(SageIOManager):
+    """Apache Iceberg tables in a lake's catalog."""
+
+    kind: ClassVar[str] = "iceberg"
+
+
+class DeltaIOManager(SageIOManager):
+    """Delta Lake tables under a lake's warehouse."""
+
+    kind: ClassVar[str] = "delta"
+
+
+class HudiIOManager(SageIOManager):
+    """Apache Hudi copy-on-write tables under a lake's warehouse."""
+
+    kind: ClassVar[str] = "hudi"
+
+
+IO_MANAGERS: dict[str, type[SageIOManager]] = {
+    cls.kind: cls for cls in (DuckDBIOManager, PostgresIOManager, MySQLIOManager, SQLServerIOManager,
+                              IcebergIOManager, DeltaIOManager, HudiIOManager)
+}

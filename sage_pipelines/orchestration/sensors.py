@@ -1,0 +1,67 @@
+"""The landing sensor: every new upload folder becomes a dynamic partition and one run.
+
+An upload is complete once its folder exists under `$SAGE_HOME/landing/<casilla>/` (uploads
+are copied to a temporary name and renamed into place). The cursor remembers the ids already
+requested, and the run key makes a second request for the same upload a no-op anyway.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dagster import (
+    AddDynamicPartitionsRequest,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from sage_pipelines.orchestration.naming import job_name, partitions_name
+from sage_pipelines.settings import SageHome
+
+
+def landed_uploads(home: SageHome, casilla: str) -> list[str]:
+    root = home.landing / casilla
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> SensorDefinition:
+    @sensor(name="sage_landing_sensor", jobs=jobs, minimum_interval_seconds=15,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Turns each new upload under $SAGE_HOME/landing into a partition and a run")
+    def _landing(context: SensorEvaluationContext):
+        seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+        requests, partition_requests = [], []
+        for casilla in casillas:
+            known = set(seen.get(casilla, []))
+            new = [u for u in landed_uploads(home, casilla) if u not in known
+                   and not context.instance.has_dynamic_partition(partitions_name(casilla), u)]
+            if not new:
+                continue
+            _register(home, casilla, new)
+            partition_requests.append(AddDynamicPartitionsRequest(partitions_name(casilla), new))
+            requests += [RunRequest(run_key=f"{casilla}:{u}", job_name=job_name(casilla), partition_key=u,
+                                    tags={"sage/casilla": casilla, "sage/upload_id": u}) for u in new]
+            seen[casilla] = sorted(known | set(new))
+        if not requests:
+            return SkipReason("no new uploads")
+        return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests,
+                            cursor=json.dumps(seen, sort_keys=True))
+
+    return _landing
+
+
+def _register(home: SageHome, casilla: str, upload_ids: list[str]) -> None:
+    """Uploads dropped straight into landing get their `uploads` row too."""
+    from sage_pipelines.store.db import session_scope
+    from sage_pipelines.store.uploads import register_landed_upload
+
+    with session_scope(home) as session:
+        for upload_id in upload_ids:
+            register_landed_upload(session, home, casilla, upload_id, "landing")

@@ -1,0 +1,43 @@
+"""Fixtures for Dagster-level tests: a SAGE_HOME with the demo casilla registered and applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sage_pipelines.demo import DEMO_DIR
+from sage_pipelines.settings import SageHome
+
+CASILLA = "ventas_semanales"
+
+
+@pytest.fixture
+def demo_home(sage_home: Path) -> SageHome:
+    """SAGE_HOME initialised, with casilla ventas_semanales and its DuckDB materialization."""
+    from sage_pipelines.cli.setup import init_home
+    from sage_pipelines.orchestration.run import ensure_dagster_home
+    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.store.casillas import register_casilla
+    from sage_pipelines.store.db import session_scope
+
+    home = init_home(SageHome(sage_home))
+    ensure_dagster_home(home)
+    with session_scope(home) as session:
+        register_casilla(session, CASILLA, (DEMO_DIR / "ventas_semanales.yaml").read_text(encoding="utf-8"),
+                         "ventas_semanales.yaml")
+    with session_scope(home) as session:
+        apply_materialization(session, (DEMO_DIR / "materialization.yaml").read_text(encoding="utf-8"),
+                              "materialization.yaml")
+    return home
+
+
+def land_week(home: SageHome, tmp_path: Path, week: int, upload_id: str | None = None) -> str:
+    """Generate the demo's week `week` and add it as an upload; returns the upload id."""
+    from sage_pipelines.demo.data import write_week
+    from sage_pipelines.store.db import session_scope
+    from sage_pipelines.store.uploads import add_upload
+
+    folder = write_week(tmp_path / f"week{week}_{upload_id or 'auto'}", week)
+    with session_scope(home) as session:
+        return add_upload(session, home, CASILLA, folder, upload_id=upload_id).id

@@ -1,0 +1,148 @@
+"""The Dagster layer: assets from the store, `sage materialize`, the landing sensor, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterInstance, build_sensor_context
+
+from sage_pipelines.cli import main as sage_main
+from sage_pipelines.orchestration.definitions_factory import build_definitions
+from sage_pipelines.orchestration.run import materialize_upload
+from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
+
+KEYS = {AssetKey(["warehouse", CASILLA, t]) for t in ("clientes", "productos", "ventas")}
+
+
+def warehouse_rows(home, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(home.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_definitions_hold_one_asset_per_casilla_file_and_destination(demo_home):
+    defs = build_definitions(demo_home)
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    assert KEYS <= set(specs)
+    ventas = specs[AssetKey(["warehouse", CASILLA, "ventas"])]
+    assert ventas.group_name == CASILLA
+    assert ventas.metadata["strategy"] == "delete_insert"
+    assert ventas.metadata["dagster/table_name"] == "fact_ventas"
+    assert ventas.partitions_def.name == f"uploads_{CASILLA}"
+
+
+def test_materialize_writes_exact_tables_and_standard_metadata(demo_home, tmp_path):
+    upload = land_week(demo_home, tmp_path, 1)
+    outcome = materialize_upload(CASILLA, upload, home=demo_home)
+    assert outcome.success, outcome.errors
+    meta = {a.key[-1]: a.metadata for a in outcome.assets}
+    assert set(meta) == {"clientes", "productos", "ventas"}
+    assert meta["ventas"]["dagster/row_count"] == 2000
+    assert meta["ventas"]["dagster/table_name"] == "fact_ventas"
+    assert {c.name for c in meta["ventas"]["dagster/column_schema"].columns} >= {"id_venta", "_sage_upload_id"}
+    source = csv_rows(tmp_path / "week1_auto" / "clientes.csv")
+    stored = {r[0]: r for r in warehouse_rows(
+        demo_home, "SELECT codigo_cliente, nombre, ciudad, limite_credito, activo FROM dim_clientes")}
+    assert len(stored) == len(source)
+    for r in source:
+        code, name, city, limit, active = stored[r["codigo_cliente"]]
+        assert (name, city, limit, active) == (r["nombre"], r["ciudad"] or None, Decimal(r["limite_credito"]),
+                                               r["activo"] == "si")
+
+
+def test_delete_insert_by_week_replaces_a_resent_week(demo_home, tmp_path):
+    materialize_upload(CASILLA, land_week(demo_home, tmp_path, 1), home=demo_home)
+    outcome = materialize_upload(CASILLA, land_week(demo_home, tmp_path, 2), home=demo_home)
+    ventas = next(a.metadata for a in outcome.assets if a.key[-1] == "ventas")
+    assert (ventas["deleted"], ventas["inserted"]) == (2000, 3800)
+    weeks = dict(warehouse_rows(demo_home, "SELECT semana, count(*) FROM fact_ventas GROUP BY 1"))
+    assert weeks == {1: 1800, 2: 2000}
+
+
+def test_every_write_records_a_history_row(demo_home, tmp_path, capsys):
+    upload = land_week(demo_home, tmp_path, 1)
+    materialize_upload(CASILLA, upload, home=demo_home)
+    assert sage_main(["history", CASILLA]) == 0
+    out = capsys.readouterr().out
+    assert out.count(upload) == 3 and "fact_ventas" in out
+
+
+def test_a_bad_value_fails_the_run_names_the_line_and_leaves_the_table(demo_home, tmp_path, capsys):
+    materialize_upload(CASILLA, land_week(demo_home, tmp_path, 1), home=demo_home)
+    before = warehouse_rows(demo_home, "SELECT count(*), sum(total) FROM fact_ventas")
+    folder = tmp_path / "bad"
+    from sage_pipelines.demo.data import write_week
+
+    write_week(folder, 3)
+    lines = (folder / "ventas.csv").read_text(encoding="utf-8").splitlines()
+    fields = lines[1500].split(",")
+    fields[7] = "12.5x"
+    lines[1500] = ",".join(fields)
+    (folder / "ventas.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert sage_main(["uploads", "add", CASILLA, str(folder), "--id", "bad-week"]) == 0
+    capsys.readouterr()
+    assert sage_main(["materialize", CASILLA, "--upload", "bad-week", "--table", "ventas"]) == 1
+    err = capsys.readouterr().err
+    assert "line 1501" in err and "total" in err and "12.5x" in err
+    assert warehouse_rows(demo_home, "SELECT count(*), sum(total) FROM fact_ventas") == before
+
+
+def test_materialize_names_an_unknown_table_in_one_line(demo_home, tmp_path, capsys):
+    land_week(demo_home, tmp_path, 1)
+    assert sage_main(["materialize", CASILLA, "--table", "nope"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0]
+
+
+def test_sensor_requests_one_run_per_new_upload_and_none_for_seen_ones(demo_home, tmp_path):
+    defs = build_definitions(demo_home)
+    sensor = defs.resolve_sensor_def("sage_landing_sensor")
+    first = land_week(demo_home, tmp_path, 1, "u-0001")
+    second = land_week(demo_home, tmp_path, 2, "u-0002")
+    with DagsterInstance.ephemeral() as instance:
+        result = sensor(build_sensor_context(instance=instance))
+        assert sorted(r.partition_key for r in result.run_requests) == [first, second]
+        assert {r.job_name for r in result.run_requests} == {f"materialize_{CASILLA}"}
+        for request in result.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        again = sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+        assert not getattr(again, "run_requests", None)
+        third = land_week(demo_home, tmp_path, 3, "u-0003")
+        later = sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+        assert [r.partition_key for r in later.run_requests] == [third]
+
+
+def dagster_cli(home, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SAGE_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
+    return subprocess.run([sys.executable, "-m", "dagster", *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_dagster_cli_lists_the_assets_and_materializes_one_partition(demo_home, tmp_path):
+    listed = dagster_cli(demo_home, "asset", "list", "-m", "sage_pipelines.definitions")
+    assert listed.returncode == 0, listed.stderr
+    for key in ("warehouse/ventas_semanales/clientes", "warehouse/ventas_semanales/ventas"):
+        assert key in listed.stdout
+    upload = land_week(demo_home, tmp_path, 1, "cli-upload")
+    instance = DagsterInstance.get()
+    instance.add_dynamic_partitions(f"uploads_{CASILLA}", [upload])
+    instance.dispose()
+    run = dagster_cli(demo_home, "asset", "materialize", "-m", "sage_pipelines.definitions",
+                      "--select", "warehouse/ventas_semanales/productos", "--partition", upload)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert warehouse_rows(demo_home, "SELECT count(*) FROM dim_productos") == [(80,)]
