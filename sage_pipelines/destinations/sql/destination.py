@@ -1,0 +1,256 @@
+"""`SqlDestination`: the write algorithm every SQL database shares.
+
+    check names -> connect -> [serialize writers] -> create / evolve the table -> lock it
+    -> stage the upload through the bulk path -> one set-based statement per strategy -> commit
+
+All of it is one transaction where the database allows transactional DDL (PostgreSQL, DuckDB).
+Where DDL commits by itself (MySQL) the table is created or altered first, under a lock that
+serializes writers, and a table this write created is dropped again if the data transaction
+fails, so a failure leaves the destination as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from sage_pipelines.destinations.base import (
+    Capabilities,
+    ConnectionSettings,
+    Strategy,
+    TableSpec,
+    WriteResult,
+)
+from sage_pipelines.destinations.sql.dialect import ColumnDef, Dialect, Target
+from sage_pipelines.destinations.sql.evolution import Wanted, plan_changes
+from sage_pipelines.destinations.sql.staging import ROW_COLUMN, StagedRows
+from sage_pipelines.errors import DestinationError, SageError
+from sage_pipelines.types import Column
+
+MAX_UPLOAD_ID = 64  # _sage_upload_id is VARCHAR(64)
+
+
+class SqlDestination:
+    """A database destination: `Cls(settings)`; the subclass names its `dialect_class`."""
+
+    dialect_class: type[Dialect] = Dialect
+
+    def __init__(self, settings: ConnectionSettings):
+        self.settings = settings
+        self.dialect = self.dialect_class()
+        self.capabilities: Capabilities = self.dialect.capabilities
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.settings.name or self.settings.kind!r})"
+
+    # --- naming --------------------------------------------------------------------------
+
+    @property
+    def connection_label(self) -> str:
+        return self.settings.name or self.settings.database or self.settings.kind
+
+    def describe(self, table: TableSpec) -> str:
+        schema = table.schema or self.settings.schema or self.dialect.default_schema_label \
+            or self.settings.database
+        return f"{self.dialect.kind}:{self.connection_label}/{Target(schema, table.name).label}"
+
+    def _target(self, conn: Any, table: TableSpec) -> Target:
+        schema = table.schema or self.settings.schema or self.dialect.default_schema(conn)
+        return Target(schema, table.name)
+
+    def _check(self, table: TableSpec, upload_id: str) -> None:
+        where = f"table {table.qualified_name}"
+        q = self.dialect.q
+        q.check(table.name, "table")
+        if table.schema:
+            q.check(table.schema, f"{where}: schema")
+        q.check_columns([c.name for c in table.table_columns] + [ROW_COLUMN], where)
+        if table.strategy not in self.capabilities.strategies:
+            raise DestinationError(f"{where}: {self.dialect.kind} does not support strategy "
+                                   f"{table.strategy.value}")
+        names = {c.name for c in table.columns}
+        for role, keys in (("primary_key", table.primary_key), ("delete_by", table.delete_by)):
+            missing = [k for k in keys if k not in names]
+            if missing:
+                raise DestinationError(f"{where}: {role} column(s) {missing} are not in the upload")
+        if table.strategy is Strategy.UPSERT and not table.primary_key:
+            raise DestinationError(f"{where}: strategy upsert needs a primary_key")
+        if table.strategy is Strategy.DELETE_INSERT and not table.effective_delete_by:
+            raise DestinationError(f"{where}: strategy delete_insert needs delete_by or a primary_key")
+        if not upload_id or len(upload_id) > MAX_UPLOAD_ID:
+            raise DestinationError(f"{where}: upload id must be 1 to {MAX_UPLOAD_ID} characters")
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's message on one line, with the password (if any) masked."""
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        try:
+            secret = self.settings.password()
+        except Exception:  # noqa: BLE001 - a failing decrypt must not hide the real error
+            secret = None
+        return reason.replace(secret, "***") if secret else reason
+
+    def _connect(self) -> Any:
+        try:
+            return self.dialect.connect(self.settings)
+        except SageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every driver failure becomes one clear line
+            raise DestinationError(f"connection {self.connection_label!r} ({self.dialect.kind}): "
+                                   f"cannot connect: {self._reason(exc)}") from None
+
+    def _failed(self, exc: BaseException, target: Target | None) -> BaseException:
+        if isinstance(exc, SageError) or not isinstance(exc, self.dialect.driver_errors):
+            return exc
+        where = f"{self.dialect.kind}:{self.connection_label}"
+        if target is not None:
+            where += f"/{target.label}"
+        return DestinationError(f"{where}: {self._reason(exc)}")
+
+    # --- write ---------------------------------------------------------------------------
+
+    def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
+        started = time.perf_counter()
+        self._check(table, upload_id)
+        rows = StagedRows(batches, table, upload_id)
+        conn = self._connect()
+        try:
+            result = self._write(conn, table, rows)
+        finally:
+            try:
+                self.dialect.close(conn)
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                pass
+        result.bytes = rows.bytes
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _write(self, conn: Any, table: TableSpec, rows: StagedRows) -> WriteResult:
+        d = self.dialect
+        target: Target | None = None
+        created = False
+        try:
+            target = self._target(conn, table)
+            if d.transactional_ddl:
+                d.begin(conn)
+                d.serialize_ddl(conn, target)
+                created = self._prepare_table(conn, table, target)
+            else:
+                d.serialize_ddl(conn, target)
+                created = self._prepare_table(conn, table, target)
+                d.begin(conn)
+            d.lock_table(conn, target)
+            result = self._apply(conn, table, target, rows)
+            d.commit(conn)
+            return result
+        except BaseException as exc:
+            self._undo(conn, target if created and not d.transactional_ddl else None)
+            if rows.error is not None:
+                raise rows.error
+            failure = self._failed(exc, target)
+            if failure is exc:
+                raise
+            raise failure from None
+        finally:
+            if target is not None:
+                try:
+                    d.release(conn, target)
+                except Exception:  # noqa: BLE001 - the lock also ends with the session
+                    pass
+
+    def _undo(self, conn: Any, created: Target | None) -> None:
+        try:
+            self.dialect.rollback(conn)
+            if created is not None:  # DDL committed on its own: remove the table we made
+                self.dialect.run(conn, f"DROP TABLE IF EXISTS {self.dialect.table(created)}")
+        except Exception:  # noqa: BLE001 - the original failure is what the user must see
+            pass
+
+    def _column_defs(self, table: TableSpec, columns: tuple[Column, ...]) -> list[ColumnDef]:
+        keys = set(table.primary_key)
+        if table.strategy is Strategy.DELETE_INSERT:
+            keys |= set(table.effective_delete_by)
+        tm = self.dialect.type_map
+        return [ColumnDef(c.name, tm.ddl(c.type, key=c.name in keys),
+                          nullable=c.nullable and c.name not in table.primary_key)
+                for c in columns]
+
+    def _prepare_table(self, conn: Any, table: TableSpec, target: Target) -> bool:
+        """Create the table, or evolve it to take the upload; True when it was created."""
+        d = self.dialect
+        existing = d.table_columns(conn, target)
+        defs = self._column_defs(table, table.table_columns)
+        if not existing:
+            if target.schema and d.capabilities.supports_schemas:
+                d.run(conn, d.create_schema_sql(target.schema))
+            key = table.primary_key if table.strategy is Strategy.UPSERT else ()
+            d.run(conn, d.create_table_sql(target, defs, key))
+            if table.strategy is Strategy.DELETE_INSERT:
+                d.run(conn, d.create_index_sql(target, table.effective_delete_by))
+            return True
+        keys = set(table.primary_key) | (set(table.effective_delete_by)
+                                         if table.strategy is Strategy.DELETE_INSERT else set())
+        wanted = [Wanted(c, d.type_map.stored(c.type, key=c.name in keys)) for c in table.table_columns]
+        have = {d.q.fold(c.name): d.type_map.from_catalog(c) for c in existing}
+        plan = plan_changes(target.label, have, wanted, table.schema_change, d.q.fold)
+        by_name = {x.name: x for x in defs}
+        for w in plan.add:
+            d.run(conn, d.add_column_sql(target, by_name[w.column.name]))
+        for w in plan.widen:
+            d.run(conn, d.widen_column_sql(target, by_name[w.column.name]))
+        return False
+
+    def _apply(self, conn: Any, table: TableSpec, target: Target, rows: StagedRows) -> WriteResult:
+        d = self.dialect
+        staging = d.staging_name()
+        upsert = table.strategy is Strategy.UPSERT
+        defs = self._column_defs(table, table.table_columns)
+        defs = [ColumnDef(c.name, c.ddl) for c in defs] + [ColumnDef(ROW_COLUMN, d.type_map.integer)]
+        d.create_staging(conn, staging, defs, table.primary_key if upsert else ())
+        try:
+            d.load_staging(conn, staging, rows)
+            names = [c.name for c in table.table_columns]
+            if upsert:
+                if not d.dedups_on_load():
+                    d.run(conn, d.dedup_sql(staging, table.primary_key))
+                inserted, updated = d.upsert(conn, target, staging, names, table.primary_key)
+                return WriteResult(inserted=inserted, updated=updated, rows=inserted + updated)
+            if table.strategy is Strategy.DELETE_INSERT:
+                deleted = d.run(conn, d.delete_matching_sql(target, staging, table.effective_delete_by))
+            elif table.strategy is Strategy.APPEND:
+                deleted = d.run(conn, d.delete_upload_sql(target), (rows.upload_id,))
+            else:
+                deleted = d.run(conn, d.delete_all_sql(target))
+            inserted = d.run(conn, d.insert_sql(target, staging, names))
+            return WriteResult(inserted=inserted, deleted=deleted, rows=inserted)
+        finally:
+            d.drop_staging(conn, staging)
+
+    # --- read ----------------------------------------------------------------------------
+
+    def read(self, table: TableSpec) -> pa.Table:
+        conn = self._connect()
+        target = None
+        try:
+            target = self._target(conn, table)
+            existing = self.dialect.table_columns(conn, target)
+            if not existing:
+                raise DestinationError(f"{self.describe(table)}: the table does not exist")
+            declared = {self.dialect.q.fold(c.name): c.type for c in table.table_columns}
+            fields = []
+            for c in existing:
+                t = declared.get(self.dialect.q.fold(c.name)) or self.dialect.type_map.from_catalog(c)
+                fields.append(pa.field(c.name, t.to_arrow() if t else pa.null()))
+            order = [k for k in table.primary_key]
+            sql = self.dialect.select_sql(target, [c.name for c in existing], order)
+            return self.dialect.fetch_arrow(conn, sql, pa.schema(fields))
+        except BaseException as exc:
+            failure = self._failed(exc, target)
+            if failure is exc:
+                raise
+            raise failure from None
+        finally:
+            self.dialect.close(conn)

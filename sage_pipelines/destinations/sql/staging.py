@@ -1,0 +1,102 @@
+"""The upload on its way into a staging table: Arrow batches with the `_sage_*` columns and a row
+ordinal, counted as they pass, plus the text encoding PostgreSQL COPY and MySQL LOAD DATA read.
+
+`StagedRows` remembers an exception raised by the upload's reader (a `DataError` on line N):
+drivers wrap whatever their callbacks raise, so after a failed load the destination re-raises
+the original error unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sage_pipelines.destinations.base import TableSpec, with_sage_columns
+from sage_pipelines.errors import DestinationError
+
+ROW_COLUMN = "_sage_row"  # the row's position in the upload: "last row in file order wins"
+
+
+class StagedRows:
+    """Streams the upload's batches with `_sage_upload_id`, `_sage_loaded_at` and `_sage_row`."""
+
+    def __init__(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str,
+                 loaded_at: dt.datetime | None = None):
+        declared = table.arrow_schema
+        if batches.schema.names != declared.names:
+            raise DestinationError(f"table {table.qualified_name}: the upload's columns "
+                                   f"{batches.schema.names} differ from the declared {declared.names}")
+        self.upload_id = upload_id
+        self._cast = None if batches.schema.equals(declared) else declared
+        self._source = with_sage_columns(self._declared(batches), upload_id, loaded_at)
+        self.schema = self._source.schema.append(pa.field(ROW_COLUMN, pa.int64(), nullable=False))
+        self.rows = 0
+        self.bytes = 0
+        self.error: BaseException | None = None
+
+    def _declared(self, batches: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        if self._cast is None:
+            return batches
+        target = self._cast
+        return pa.RecordBatchReader.from_batches(target, (b.cast(target) for b in batches))
+
+    @property
+    def names(self) -> list[str]:
+        return self.schema.names
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self._source:
+                if batch.num_rows == 0:
+                    continue
+                n = batch.num_rows
+                ordinal = pa.array(np.arange(self.rows, self.rows + n, dtype=np.int64))
+                self.rows += n
+                self.bytes += batch.nbytes
+                yield pa.RecordBatch.from_arrays(list(batch.columns) + [ordinal], schema=self.schema)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, iter(self))
+
+
+_SPECIALS = r"[\\\t\n\r]"
+_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+NULL_MARKER = "\\N"
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """One column in the tab-separated text format shared by PostgreSQL COPY (text) and MySQL
+    LOAD DATA (defaults): backslash escapes, `\\N` for NULL, so '' and NULL stay different."""
+    t = column.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = column
+        if pc.any(pc.match_substring_regex(text, _SPECIALS)).as_py():
+            for raw, escaped in _ESCAPES:
+                text = pc.replace_substring(text, raw, escaped)
+    elif pa.types.is_boolean(t):
+        text = pc.cast(pc.cast(column, pa.int8()), pa.string())
+    else:  # integers, decimals (exact digits), dates, timestamps (ISO)
+        text = pc.cast(column, pa.string())
+    return pc.fill_null(text, NULL_MARKER)
+
+
+def encode_text(batch: pa.RecordBatch) -> pa.Buffer:
+    """A batch as tab-separated, newline-terminated, escaped UTF-8 lines (zero-copy slice of
+    the joined Arrow string data; no per-row Python)."""
+    columns = [_as_text(c) for c in batch.columns]
+    lines = pc.binary_join_element_wise(*columns, "\t")
+    lines = pc.binary_join_element_wise(lines, pa.scalar("", pa.string()), "\n")
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if len(lines) == 0:
+        return pa.py_buffer(b"")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    return lines.buffers()[2][start:end]
