@@ -1,0 +1,81 @@
+"""PostgreSQL (psycopg 3): COPY FROM STDIN into a temporary staging table (ON COMMIT DROP), then
+one set-based statement per strategy, all in one transaction (PostgreSQL's DDL is transactional,
+so even a table created by a failed write disappears with the rollback).
+
+COPY uses the text format: each Arrow batch becomes escaped tab-separated lines in Arrow
+compute (`staging.encode_text`), so NULL (`\\N`) and the empty string stay distinct and decimals
+keep every digit. Writers of one table take turns on a transaction-scoped advisory lock (taken
+before any DDL, so two first writes cannot both create the table), then
+`LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE`, which lets readers read the old rows until commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import psycopg
+from sqlalchemy.dialects import postgresql
+
+from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
+from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, TypeMap
+from sage_pipelines.destinations.sql.dialect import ColumnDef
+from sage_pipelines.destinations.sql.identifiers import Quoter
+from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
+from sage_pipelines.types import Kind
+
+DEFAULT_CONNECT_TIMEOUT = "10"
+
+
+class PostgresDialect(Dialect):
+    kind = "postgresql"
+    default_schema_label = "public"
+    capabilities = Capabilities(bulk_load="COPY", max_identifier_length=63,
+                                supports_schemas=True, transactional=True)
+    type_map = TypeMap(catalog={
+        "text": Kind.TEXT, "character varying": Kind.TEXT, "numeric": Kind.DECIMAL,
+        "bigint": Kind.INTEGER, "date": Kind.DATE, "timestamp without time zone": Kind.TIMESTAMP,
+        "boolean": Kind.BOOLEAN})
+    q = Quoter(postgresql.dialect(), max_length=63, length_in_bytes=True)
+    driver_errors = (psycopg.Error,)
+
+    def connect(self, settings: ConnectionSettings) -> Any:
+        options = {"connect_timeout": DEFAULT_CONNECT_TIMEOUT, **dict(settings.options)}
+        return psycopg.connect(host=settings.host or "localhost", port=settings.port or 5432,
+                               user=settings.user, password=settings.password(),
+                               dbname=settings.database, **options)
+
+    def serialize_ddl(self, conn: Any, target: Target) -> None:
+        self.run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                 (f"sage:{target.label}",))
+
+    def lock_table(self, conn: Any, target: Target) -> None:
+        self.run(conn, f"LOCK TABLE {self.table(target)} IN SHARE ROW EXCLUSIVE MODE")
+
+    def create_staging(self, conn: Any, staging: str, columns: list[ColumnDef],
+                       unique_key: Sequence[str]) -> None:
+        cols = ", ".join(f"{self.q.ident(c.name)} {c.ddl}" for c in columns)
+        self.run(conn, f"CREATE TEMPORARY TABLE {self.q.ident(staging)} ({cols}) ON COMMIT DROP")
+
+    def load_staging(self, conn: Any, staging: str, rows: StagedRows) -> None:
+        # psycopg merges parameters (and so collapses the quoter's doubled %) only when given
+        # some; this statement has none, so undo the doubling on identifiers here.
+        statement = f"COPY {self.q.ident(staging)} ({self.cols(rows.names)}) FROM STDIN"
+        with conn.cursor() as cur, cur.copy(statement.replace("%%", "%")) as copy:
+            for batch in rows:
+                copy.write(memoryview(encode_text(batch)))
+
+    def upsert(self, conn: Any, target: Target, staging: str, names: Sequence[str],
+               keys: Sequence[str]) -> tuple[int, int]:
+        # One statement; a row inserted by this statement has xmax = 0, an updated one does not.
+        sql = (f"WITH m AS ({self.upsert_sql(target, staging, names, keys)} "
+               "RETURNING (xmax = 0) AS inserted) "
+               "SELECT count(*) FILTER (WHERE inserted), count(*) FROM m")
+        inserted, total = self.query(conn, sql)[0]
+        return inserted, total - inserted
+
+
+class PostgresDestination(SqlDestination):
+    """A PostgreSQL database reached with psycopg 3 (`host`, `port`, `user`, `database`, options
+    such as `sslmode`); the password is asked of the settings only when connecting."""
+
+    dialect_class = PostgresDialect
