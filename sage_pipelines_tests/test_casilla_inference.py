@@ -1,0 +1,124 @@
+"""Type inference and `sage analyze`: proposals follow what the sample really holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sage_pipelines.casilla.inference import infer_columns, proposed_overrides
+from sage_pipelines.casilla.parser import parse_sage_yaml
+from sage_pipelines.casilla.readers import upload_members
+from sage_pipelines.cli import main
+from sage_pipelines.types import parse_type
+
+CASILLA_YAML = """
+sage_yaml: {name: pedidos}
+catalogs:
+  pedidos:
+    name: Pedidos
+    filename: pedidos.csv
+    file_format: {type: CSV, delimiter: "|", header: true}
+    fields:
+      - {name: tienda, type: texto}
+      - {name: numero, type: entero}
+      - {name: codigo, type: texto, unique: true}
+      - {name: monto, type: decimal}
+      - {name: fecha, type: fecha}
+      - {name: creado, type: fecha}
+      - {name: pagado, type: booleano}
+"""
+
+PEDIDOS = (
+    "tienda|numero|codigo|monto|fecha|creado|pagado\n"
+    "T1|1|000101|1234567.891|2024-01-01|2024-01-01 10:15:00|si\n"
+    "T1|2|000102|-0.5|2024-01-02|2024-01-02 00:00:00|no\n"
+    "T2|1|000103||2024-01-02|2024-01-03 08:00:00|\n"
+    "T2|2|000104|12|2024-01-03 00:00:00|2024-01-04 23:59:59|true\n"
+)
+
+
+@pytest.fixture
+def pedidos(tmp_path: Path):
+    sage = parse_sage_yaml(CASILLA_YAML)
+    path = tmp_path / "pedidos.csv"
+    path.write_text(PEDIDOS, encoding="utf-8")
+    return sage, path
+
+
+def test_types_are_proposed_from_the_sample(pedidos) -> None:
+    sage, path = pedidos
+    [member] = upload_members(sage, path)
+    result = infer_columns(member)
+    types = {name: info["type"] for name, info in result["columns"].items()}
+    assert types == {"tienda": "varchar(16)", "numero": "integer", "codigo": "varchar(16)",
+                     "monto": "decimal(12,3)", "fecha": "date", "creado": "timestamp", "pagado": "boolean"}
+    assert result["rows_sampled"] == 4
+    assert result["columns"]["monto"]["nulls"] == 1
+    for t in types.values():
+        parse_type(t)  # every proposal is a type the materialization YAML accepts
+
+
+def test_key_candidates_are_unique_non_null_columns_then_pairs(pedidos) -> None:
+    sage, path = pedidos
+    [member] = upload_members(sage, path)
+    keys = infer_columns(member)["key_candidates"]
+    assert keys[0] == ["codigo"]  # declared unique comes first
+    assert ["tienda", "numero"] in keys or ["numero", "tienda"] in keys
+    assert not any("monto" in k or "pagado" in k for k in keys)
+
+
+def test_overrides_list_only_what_differs_from_sage_defaults(pedidos) -> None:
+    sage, path = pedidos
+    [member] = upload_members(sage, path)
+    overrides = proposed_overrides(infer_columns(member))
+    assert overrides["monto"] == "decimal(12,3)" and overrides["creado"] == "timestamp"
+    assert "numero" not in overrides and "fecha" not in overrides and "pagado" not in overrides
+
+
+def test_sample_rows_limits_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("id;code\n" + "".join(f"{i};{i:06d}\n" for i in range(5000)), encoding="utf-8")
+    result = infer_columns(path, sample_rows=1000)
+    assert result["rows_sampled"] == 1000
+    assert result["columns"]["id"]["type"] == "integer"
+    assert result["columns"]["code"]["type"] == "varchar(16)"  # leading zeros: a code, not a number
+    assert result["key_candidates"][:2] == [["id"], ["code"]]
+
+
+def test_bare_file_guesses_every_type(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c,d,e\n1.25,2024-01-01,si,x,2024-01-01 10:00:00\n-3,2024-02-01,no,y,2024-01-02\n",
+                    encoding="utf-8")
+    types = {k: v["type"] for k, v in infer_columns(path)["columns"].items()}
+    assert types == {"a": "decimal(10,2)", "b": "date", "c": "boolean", "d": "varchar(16)", "e": "timestamp"}
+
+
+def test_sage_analyze_prints_a_tables_block(sage_home: Path, pedidos, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    _sage, path = pedidos
+    yaml_file = tmp_path / "pedidos.yaml"
+    yaml_file.write_text(CASILLA_YAML, encoding="utf-8")
+    assert main(["init"]) == 0
+    assert main(["casillas", "add", "pedidos", "--yaml", str(yaml_file)]) == 0
+    capsys.readouterr()
+    assert main(["analyze", "pedidos", "--sample", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "key candidates: [codigo]" in out
+    block = yaml.safe_load(out)["tables"]["pedidos"]
+    assert block["strategy"] == "upsert" and block["primary_key"] == ["codigo"]
+    assert block["columns"]["monto"] == {"type": "decimal(12,3)"}
+    assert block["schema_change"] == "evolve"
+
+
+def test_sage_analyze_without_uploads_says_what_to_do(sage_home: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    yaml_file = tmp_path / "pedidos.yaml"
+    yaml_file.write_text(CASILLA_YAML, encoding="utf-8")
+    assert main(["init"]) == 0
+    assert main(["casillas", "add", "pedidos", "--yaml", str(yaml_file)]) == 0
+    assert main(["analyze", "pedidos"]) == 1
+    assert "--sample" in capsys.readouterr().err
+    assert main(["analyze", "nadie"]) == 1
+    assert "unknown casilla 'nadie'" in capsys.readouterr().err
