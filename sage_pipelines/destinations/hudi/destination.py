@@ -1,0 +1,322 @@
+"""`HudiDestination`: the four strategies as Hudi copy-on-write commits, read back with hudi-rs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sage_pipelines.destinations.base import (
+    UPLOAD_ID_COLUMN,
+    Capabilities,
+    LakeSettings,
+    SchemaChange,
+    Strategy,
+    TableSpec,
+    WriteResult,
+    with_sage_columns,
+)
+from sage_pipelines.destinations.hudi.schema import (
+    PARTITION_PATH,
+    RECORD_KEY,
+    ROW_ID_COLUMN,
+    SAGE_COLUMNS_KEY,
+    TableSchema,
+    conform,
+    sage_columns,
+)
+from sage_pipelines.destinations.hudi.table import (
+    HOODIE,
+    PROPERTIES,
+    TableLocation,
+    TableProperties,
+    check_supported,
+)
+from sage_pipelines.destinations.hudi.timeline import Timeline
+from sage_pipelines.destinations.hudi.writer import (
+    Plan,
+    Planner,
+    Slice,
+    partition_paths,
+    record_keys,
+    tuples,
+    write_job,
+)
+from sage_pipelines.destinations.lake.partitioning import partition_fields
+from sage_pipelines.errors import ConfigError, DestinationError, SchemaChangeError
+from sage_pipelines.types import Column
+
+CAPABILITIES = Capabilities(
+    strategies=frozenset(Strategy),
+    bulk_load="Parquet base files (Hudi copy-on-write, table version 6)",
+    max_identifier_length=255,
+    supports_schemas=True,
+    supports_partitioning=True,
+    transactional=True,
+    partition_transforms=frozenset({"identity"}),
+)
+
+
+class HudiDestination:
+    """Hudi copy-on-write tables at `<warehouse>/<namespace>/<table>/` (see the package docstring
+    for the supported subset)."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, settings: LakeSettings):
+        self.settings = settings
+
+    # --- the Destination interface ----------------------------------------------------------
+
+    def describe(self, table: TableSpec) -> str:
+        return f"{self.settings.name}.{self._namespace(table)}.{table.name} (hudi)"
+
+    def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
+        started = time.perf_counter()
+        where = self.describe(table)
+        location = self._location(table)
+        key_fields = self._key_fields(table, where)
+        parts = self._partition_fields(table)
+        with location.lock():
+            props = self._properties(location, where)
+            timeline = Timeline(location)
+            stored = self._stored_schema(timeline)
+            if props is not None:
+                self._check_layout(props, key_fields, parts, where)
+            schema = merge_schema(stored, table, with_row_id=ROW_ID_COLUMN in key_fields, where=where,
+                                  fixed=key_fields + parts)
+            incoming, nbytes = self._stage(batches, table, upload_id, schema, key_fields, parts, where)
+            slices = self._slices(location) if timeline.completed else []
+            plan = self._plan(Planner(location, schema, slices, parts), table, incoming, key_fields, upload_id)
+            extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields, parts)
+        return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted,
+                           rows=plan.inserted + plan.updated, bytes=nbytes,
+                           seconds=time.perf_counter() - started, extra=extra)
+
+    def read(self, table: TableSpec) -> pa.Table:
+        from hudi import HudiTableBuilder
+
+        location = self._location(table)
+        where = self.describe(table)
+        if self._properties(location, where) is None:
+            raise DestinationError(f"{where}: no such Hudi table (no {HOODIE}/{PROPERTIES})")
+        stored = self._stored_schema(Timeline(location))
+        if stored is None:
+            return TableSchema(table.table_columns).read_schema().empty_table()
+        target = stored.read_schema()
+        hudi_table = (HudiTableBuilder.from_base_uri(location.uri)
+                      .with_storage_options(dict(location.storage_options)).build())
+        batches = hudi_table.read()
+        if not batches:
+            return target.empty_table()
+        return conform(pa.Table.from_batches(batches), target)
+
+    # --- steps of a write ----------------------------------------------------------------------
+
+    def _namespace(self, table: TableSpec) -> str:
+        return table.schema or "default"
+
+    def _location(self, table: TableSpec) -> TableLocation:
+        return TableLocation.of(self.settings, self._namespace(table), table.name)
+
+    @staticmethod
+    def _key_fields(table: TableSpec, where: str) -> tuple[str, ...]:
+        """The record key: the primary key, else `_sage_upload_id` + `_sage_row_id` (append)."""
+        if table.primary_key:
+            return tuple(table.primary_key)
+        if table.strategy is Strategy.UPSERT:
+            raise ConfigError(f"{where}: strategy upsert needs a primary_key")
+        return (UPLOAD_ID_COLUMN, ROW_ID_COLUMN)
+
+    @staticmethod
+    def _partition_fields(table: TableSpec) -> tuple[str, ...]:
+        pairs = partition_fields(table.partitioning, [c.name for c in table.columns], table.qualified_name)
+        for column, transform in pairs:
+            if transform.name != "identity":
+                raise ConfigError(f"{table.qualified_name}: partitioning transform {transform} is not supported "
+                                  f"for Hudi tables (identity only: partition by the column {column!r} itself)")
+        return tuple(c for c, _ in pairs)
+
+    @staticmethod
+    def _properties(location: TableLocation, where: str) -> dict[str, str] | None:
+        if not location.exists(HOODIE, PROPERTIES):
+            return None
+        props = TableProperties.parse(location.read_bytes(f"{HOODIE}/{PROPERTIES}"))
+        check_supported(location, props, where)
+        return props
+
+    @staticmethod
+    def _check_layout(props: dict[str, str], key_fields: tuple[str, ...], parts: tuple[str, ...],
+                      where: str) -> None:
+        stored_keys = tuple(k for k in props.get("hoodie.table.recordkey.fields", "").split(",") if k)
+        if stored_keys != key_fields:
+            raise DestinationError(f"{where}: the table's record key is ({', '.join(stored_keys)}); this write "
+                                   f"needs ({', '.join(key_fields)}) — a Hudi record key cannot change")
+        stored_parts = tuple(p for p in props.get("hoodie.table.partition.fields", "").split(",") if p)
+        if stored_parts != parts:
+            raise DestinationError(f"{where}: the table is partitioned by ({', '.join(stored_parts)}); this write "
+                                   f"by ({', '.join(parts)}) — Hudi partitioning cannot change")
+
+    @staticmethod
+    def _stored_schema(timeline: Timeline) -> TableSchema | None:
+        metadata = timeline.latest_metadata()
+        if metadata is None:
+            return None
+        text = (metadata.get("extraMetadata") or {}).get(SAGE_COLUMNS_KEY)
+        if not text:
+            raise DestinationError(f"{timeline.location.uri}: the latest commit was not written by sage "
+                                   f"(no {SAGE_COLUMNS_KEY} in its metadata); sage writes only its own tables")
+        return TableSchema.from_json(text)
+
+    @staticmethod
+    def _stage(batches: pa.RecordBatchReader, table: TableSpec, upload_id: str, schema: TableSchema,
+               key_fields: tuple[str, ...], parts: tuple[str, ...], where: str) -> tuple[pa.Table, int]:
+        """Consume the whole upload (a reader error propagates unchanged, before anything is
+        written) and shape it as file rows: table schema, record keys, partition paths."""
+        collected: list[pa.RecordBatch] = []
+        nbytes = 0
+        reader = with_sage_columns(batches, upload_id)
+        for batch in reader:
+            nbytes += batch.nbytes
+            collected.append(batch)
+        rows = pa.Table.from_batches(collected, schema=reader.schema)
+        if ROW_ID_COLUMN in key_fields:
+            rows = rows.append_column(ROW_ID_COLUMN, pa.array(range(rows.num_rows), pa.int64()))
+        for k in key_fields:
+            nulls = rows.column(k).null_count
+            if nulls:
+                raise DestinationError(f"{where}: key column {k!r} is NULL in {nulls} row(s) of upload "
+                                       f"{upload_id!r}; a Hudi record key cannot be NULL")
+        data = conform(rows, schema.data_schema())
+        keys = record_keys(data, key_fields)
+        paths = partition_paths(data, parts, where)
+        return data.append_column(RECORD_KEY, keys).append_column(PARTITION_PATH, paths), nbytes
+
+    @staticmethod
+    def _slices(location: TableLocation) -> list[Slice]:
+        from hudi import HudiTableBuilder
+
+        hudi_table = (HudiTableBuilder.from_base_uri(location.uri)
+                      .with_storage_options(dict(location.storage_options)).build())
+        return [Slice(s.file_id, s.partition_path, s.base_file_relative_path(), s.creation_instant_time)
+                for s in hudi_table.get_file_slices()]
+
+    @staticmethod
+    def _plan(planner: Planner, table: TableSpec, incoming: pa.Table, key_fields: tuple[str, ...],
+              upload_id: str) -> Plan:
+        if table.strategy is Strategy.UPSERT:
+            return planner.upsert(incoming, key_fields)
+        if table.strategy is Strategy.TRUNCATE_INSERT:
+            return planner.truncate_then_insert(incoming)
+        if table.strategy is Strategy.DELETE_INSERT:
+            by = table.effective_delete_by or key_fields
+            values = pc.unique(tuples(incoming, by))
+            return planner.delete_then_insert(incoming, by, values, "insert_overwrite")
+        plan = planner.delete_then_insert(incoming, (UPLOAD_ID_COLUMN,), pa.array([upload_id]), "insert")
+        if not plan.replaced:  # a first run of this upload: plain inserts
+            plan.action = "commit"
+        return plan
+
+    @staticmethod
+    def _commit(location: TableLocation, timeline: Timeline, creating: bool, schema: TableSchema,
+                plan: Plan, table: TableSpec, key_fields: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, Any]:
+        """Requested -> inflight -> base files -> completed (by rename). Any failure removes what
+        this write created and re-raises; readers never saw any of it."""
+        instant = timeline.new_instant_time()
+        written: list[str] = []
+        begun = False
+        try:
+            if creating:
+                props = TableProperties(table.name, table.schema or "default", key_fields, parts,
+                                        precombine_field="_sage_loaded_at")
+                location.fs.create_dir(location.path(HOODIE), recursive=True)
+                location.write_bytes(f"{HOODIE}/{PROPERTIES}", props.render())
+            timeline.begin(instant, plan.action)
+            begun = True
+            stats: dict[str, list[dict]] = {}
+            for task, job in enumerate(plan.jobs):
+                stat = write_job(location, schema, job, instant, task, written)
+                stats.setdefault(job.partition, []).append(stat)
+            replaced: dict[str, list[str]] = {}
+            for s in plan.replaced:
+                replaced.setdefault(s.partition, []).append(s.file_id)
+            metadata: dict[str, Any] = {
+                "partitionToWriteStats": stats,
+                "compacted": False,
+                "extraMetadata": {"schema": schema.avro_json(table.name), SAGE_COLUMNS_KEY: schema.to_json()},
+                "operationType": plan.operation.upper(),
+            }
+            if plan.action == "replacecommit":
+                metadata["partitionToReplaceFileIds"] = replaced
+            timeline.complete(instant, plan.action, metadata)
+        except BaseException:
+            _undo(location, timeline, instant, plan.action, written, begun, creating)
+            raise
+        removed = [j.prev.path for j in plan.jobs if j.prev is not None]
+        removed += [s.path for s in plan.replaced if s.path not in removed]
+        return {
+            "instant_time": instant, "action": plan.action, "operation": plan.operation,
+            "files_added": [p for p in written if p.endswith(".parquet")], "files_removed": removed,
+            "partitions": sorted({j.partition for j in plan.jobs} | {s.partition for s in plan.replaced}),
+            "table_uri": location.uri,
+        }
+
+
+def _undo(location: TableLocation, timeline: Timeline, instant: str, action: str, written: list[str],
+          begun: bool, creating: bool) -> None:
+    """Best effort: remove the data files, then the pending instants (kept if a file could not be
+    removed, so the leftover stays marked as uncommitted), then a table this write created."""
+    leftover = False
+    for relative in reversed(written):
+        try:
+            location.fs.delete_file(location.path(relative))
+        except FileNotFoundError:
+            pass
+        except OSError:
+            leftover = True
+    if begun and not leftover:
+        timeline.abandon(instant, action)
+    if creating and not leftover:
+        location.delete(f"{HOODIE}/{PROPERTIES}")
+
+
+def merge_schema(stored: TableSchema | None, table: TableSpec, with_row_id: bool, where: str,
+                 fixed: tuple[str, ...]) -> TableSchema:
+    """The table schema after this write: `evolve` adds new columns (old files read them as NULL)
+    and widens types; `freeze` refuses any difference. Key and partition columns never change type."""
+    declared = list(table.columns)
+    if stored is None:
+        return TableSchema(tuple(declared) + sage_columns(with_row_id))
+    sage_names = {c.name for c in sage_columns(True)}
+    old = [c for c in stored.columns if c.name not in sage_names]
+    old_by_name = {c.name: c for c in old}
+    new_by_name = {c.name: c for c in declared}
+    added = [c for c in declared if c.name not in old_by_name]
+    missing = [c.name for c in old if c.name not in new_by_name]
+    changed = [(old_by_name[c.name], c) for c in declared if c.name in old_by_name
+               and old_by_name[c.name].type != c.type]
+    if table.schema_change is SchemaChange.FREEZE and (added or missing or changed):
+        what = ([f"new column {c.name!r}" for c in added] + [f"missing column {n!r}" for n in missing]
+                + [f"column {o.name!r} {o.type} -> {n.type}" for o, n in changed])
+        raise SchemaChangeError(f"{where}: schema_change is freeze but the upload differs: {', '.join(what)}")
+    merged: list[Column] = []
+    for c in old:
+        n = new_by_name.get(c.name)
+        if n is None or n.type == c.type:
+            merged.append(c)
+        elif c.name in fixed:
+            raise SchemaChangeError(f"{where}: key/partition column {c.name!r} cannot change type "
+                                    f"({c.type} -> {n.type}) on a Hudi table")
+        elif c.type.can_widen_to(n.type):
+            merged.append(Column(c.name, n.type, c.nullable))
+        elif n.type.can_widen_to(c.type):
+            merged.append(c)  # the upload fits the wider stored type
+        else:
+            raise SchemaChangeError(f"{where}: column {c.name!r} cannot change from {c.type} to {n.type}")
+    merged += [Column(c.name, c.type, True) for c in added]
+    stored_sage = [c for c in stored.columns if c.name in sage_names]
+    if with_row_id != any(c.name == ROW_ID_COLUMN for c in stored_sage):
+        stored_sage = list(sage_columns(with_row_id))
+    return TableSchema(tuple(merged) + tuple(stored_sage))

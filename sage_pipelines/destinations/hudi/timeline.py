@@ -1,0 +1,96 @@
+"""The Hudi timeline (layout version 1, JSON instants directly in `.hoodie/`).
+
+A write is the sequence `<t>.<action>.requested` -> `<t>.inflight` (`<t>.replacecommit.inflight`)
+-> data files -> the completed `<t>.<action>`, written under a temporary name in `.hoodie/.aux`
+and renamed into place: readers use completed instants only, so a write becomes visible at once
+or not at all. The requested instant is written before any data file because readers treat a
+file older than the earliest instant on the timeline as committed. Instant times are UTC
+`yyyyMMddHHmmssSSS`, strictly increasing over every instant already on the timeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sage_pipelines.destinations.hudi.table import AUX, HOODIE, TableLocation
+
+COMPLETED_ACTIONS = ("commit", "replacecommit", "deltacommit")
+_INSTANT_RE = re.compile(r"^(\d{17})\.([a-z]+)(?:\.(requested|inflight))?$")
+_FORMAT = "%Y%m%d%H%M%S"
+
+
+@dataclass(frozen=True, order=True)
+class Instant:
+    timestamp: str
+    action: str
+    state: str  # requested | inflight | completed
+
+    @property
+    def file_name(self) -> str:
+        if self.state == "completed":
+            return f"{self.timestamp}.{self.action}"
+        if self.state == "inflight" and self.action == "commit":
+            return f"{self.timestamp}.inflight"
+        return f"{self.timestamp}.{self.action}.{self.state}"
+
+
+def _parse(name: str) -> Instant | None:
+    m = _INSTANT_RE.match(name)
+    if not m:
+        return None
+    ts, action, state = m.group(1), m.group(2), m.group(3)
+    if action == "inflight" and state is None:  # `<t>.inflight` is the commit's inflight file
+        return Instant(ts, "commit", "inflight")
+    return Instant(ts, action, state or "completed")
+
+
+class Timeline:
+    """The instants of one table, read once per write (under the writer lock)."""
+
+    def __init__(self, location: TableLocation):
+        self.location = location
+        self.instants = sorted(i for i in map(_parse, location.list_names(HOODIE)) if i is not None)
+
+    @property
+    def completed(self) -> list[Instant]:
+        return [i for i in self.instants if i.state == "completed" and i.action in COMPLETED_ACTIONS]
+
+    def latest_metadata(self) -> dict[str, Any] | None:
+        """The commit metadata of the latest completed instant, or None for an empty timeline."""
+        done = self.completed
+        if not done:
+            return None
+        return json.loads(self.location.read_bytes(f"{HOODIE}/{done[-1].file_name}"))
+
+    def new_instant_time(self, now: dt.datetime | None = None) -> str:
+        now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        if self.instants:
+            last = self.instants[-1].timestamp
+            after_last = (dt.datetime.strptime(last[:14], _FORMAT)
+                          + dt.timedelta(milliseconds=int(last[14:]) + 1))
+            now = max(now, after_last)
+        return now.strftime(_FORMAT) + f"{now.microsecond // 1000:03d}"
+
+    def begin(self, timestamp: str, action: str) -> None:
+        """Write the requested and inflight instants (empty files, as Hudi does for plain writes)."""
+        for state in ("requested", "inflight"):
+            instant = Instant(timestamp, action, state)
+            self.location.write_bytes(f"{HOODIE}/{instant.file_name}", b"")
+            self.instants.append(instant)
+
+    def complete(self, timestamp: str, action: str, metadata: dict[str, Any]) -> None:
+        """Publish the write: the completed instant appears whole, by rename."""
+        final = Instant(timestamp, action, "completed")
+        temp = f"{AUX}/{final.file_name}.{timestamp}.tmp"
+        self.location.write_bytes(temp, json.dumps(metadata, indent=2).encode("utf-8"))
+        self.location.fs.move(self.location.path(temp), self.location.path(HOODIE, final.file_name))
+        self.instants.append(final)
+
+    def abandon(self, timestamp: str, action: str) -> None:
+        """Remove the pending instants of a failed write (its data files are already gone)."""
+        for state in ("inflight", "requested"):
+            self.location.delete(f"{HOODIE}/{Instant(timestamp, action, state).file_name}")
