@@ -1,0 +1,289 @@
+"""Iceberg destination: every strategy is one OVERWRITE snapshot that replaces only what it must.
+
+pyiceberg's own `upsert` compares the whole upload against every candidate row in Python-side
+expressions (about 39 s for 1M rows into 1M). Here a write is planned in Arrow instead:
+
+1. the upload is read to its end (a `DataError` leaves the lake untouched), NULL keys are refused
+   and, for upsert, the last row per key kept;
+2. the files that may hold a matching row are found by scan planning on a predicate built from
+   the upload's keys (the values when few, else their min/max) - Iceberg prunes partitions and
+   files by their statistics;
+3. only the key columns of those files are read and matched against the upload's keys with an
+   Arrow hash lookup; a file without a match is left alone;
+4. one transaction deletes the matching files, adds their surviving rows plus the upload as new
+   files (split by the partition spec), stages any schema change, and commits one snapshot.
+
+upsert / delete_insert replace rows whose key / `delete_by` values occur in the upload; append
+replaces the rows of the same `_sage_upload_id` (so a re-run does not duplicate); truncate_insert
+drops every file. A concurrent commit makes the whole plan start over from the new snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.expressions import (
+    AlwaysFalse,
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    GreaterThanOrEqual,
+    In,
+    LessThanOrEqual,
+)
+from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files, schema_to_pyarrow
+from pyiceberg.manifest import DataFile
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.update.validate import ValidationException
+
+from sage_pipelines.destinations.base import (
+    Capabilities,
+    LakeSettings,
+    Strategy,
+    TableSpec,
+    WriteResult,
+)
+from sage_pipelines.destinations.iceberg.catalog import open_catalog
+from sage_pipelines.destinations.iceberg.schema import apply_schema_plan, iceberg_transform
+from sage_pipelines.destinations.lake.partitioning import TRANSFORMS, partition_fields
+from sage_pipelines.destinations.lake.rows import (
+    apply_strategy,
+    collect,
+    counts,
+    distinct_keys,
+    key_ranges,
+    match_columns,
+    matches,
+    prepare,
+)
+from sage_pipelines.destinations.lake.schema import conform, plan_schema
+from sage_pipelines.errors import DestinationError
+
+DEFAULT_NAMESPACE = "default"
+MAX_ATTEMPTS = 8  # whole-plan retries after a concurrent commit
+
+
+class IcebergDestination:
+    """Iceberg tables `namespace.table` in the lake's catalog."""
+
+    capabilities = Capabilities(
+        strategies=frozenset(Strategy),
+        bulk_load="Parquet data files + one Iceberg snapshot",
+        max_identifier_length=255,
+        supports_schemas=True,
+        supports_partitioning=True,
+        transactional=True,
+        partition_transforms=TRANSFORMS,
+    )
+
+    def __init__(self, settings: LakeSettings):
+        self.settings = settings
+        self._catalog = None
+        self._lock = threading.Lock()
+
+    @property
+    def catalog(self):
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = open_catalog(self.settings)
+            return self._catalog
+
+    @staticmethod
+    def identifier(table: TableSpec) -> tuple[str, str]:
+        return (table.schema or DEFAULT_NAMESPACE, table.name)
+
+    def describe(self, table: TableSpec) -> str:
+        namespace, name = self.identifier(table)
+        return f"{self.settings.name}.{namespace}.{name} (iceberg)"
+
+    # --- read -------------------------------------------------------------------------
+
+    def load(self, table: TableSpec) -> Table:
+        try:
+            return self.catalog.load_table(self.identifier(table))
+        except NoSuchTableError:
+            raise DestinationError(f"{self.describe(table)}: no such table") from None
+
+    def read(self, table: TableSpec) -> pa.Table:
+        data = self.load(table).scan().to_arrow()
+        return _with_declared_types(data, table)
+
+    # --- write ------------------------------------------------------------------------
+
+    def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
+        started = time.perf_counter()
+        upload = collect(batches, upload_id)  # a DataError propagates before the lake is touched
+        nbytes = upload.nbytes
+        upload = prepare(upload, table)
+        partitions = partition_fields(table.partitioning, upload.column_names, table.qualified_name)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                result = self._write_once(upload, table, upload_id, partitions)
+                break
+            except (CommitFailedException, ValidationException, TableAlreadyExistsError) as exc:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise DestinationError(f"{self.describe(table)}: gave up after {MAX_ATTEMPTS} "
+                                           f"concurrent commits: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+        result.rows, result.bytes = upload.num_rows, nbytes
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _begin(self, table: TableSpec, upload: pa.Table,
+               partitions: list) -> tuple[Table | None, Transaction]:
+        """The table (None if new) and a transaction on it; a new table is created in it."""
+        namespace, _ = self.identifier(table)
+        try:
+            existing = self.catalog.load_table(self.identifier(table))
+            return existing, existing.transaction()
+        except NoSuchTableError:
+            pass
+        try:
+            self.catalog.create_namespace(namespace)
+        except NamespaceAlreadyExistsError:
+            pass
+        txn = self.catalog.create_table_transaction(self.identifier(table), schema=upload.schema)
+        if partitions:
+            with txn.update_spec() as spec:
+                for column, transform in partitions:
+                    spec.add_field(column, iceberg_transform(transform))
+        return None, txn
+
+    def _write_once(self, upload: pa.Table, table: TableSpec, upload_id: str,
+                    partitions: list) -> WriteResult:
+        current, txn = self._begin(table, upload, partitions)
+        io = current.io if current is not None else txn._table.io  # the staged table's FileIO
+        old_schema = schema_to_pyarrow(current.schema(), include_field_ids=False) if current else None
+        plan = plan_schema(old_schema, upload.schema, table)
+        rewrite_all = apply_schema_plan(txn, old_schema, plan) if current is not None else False
+        target = schema_to_pyarrow(txn.table_metadata.schema(), include_field_ids=False)
+        data = conform(upload, target)
+
+        removed: list[DataFile] = []
+        survivors: list[pa.Table] = []
+        predicate: BooleanExpression = AlwaysFalse()
+        tally = counts(table.strategy, 0, data.num_rows)
+        if current is not None and current.current_snapshot() is not None:
+            if rewrite_all:
+                predicate = AlwaysTrue()
+                removed = [task.file for task in current.scan().plan_files()]
+                existing = conform(current.scan().to_arrow(), target)
+                data, tally = apply_strategy(existing, data, table)
+            elif table.strategy is Strategy.TRUNCATE_INSERT:
+                predicate = AlwaysTrue()
+                removed = [task.file for task in current.scan().plan_files()]
+                tally = counts(table.strategy, sum(f.record_count for f in removed), data.num_rows)
+            else:
+                predicate, removed, survivors, matched = _replace_plan(current, data, table, target)
+                tally = counts(table.strategy, matched, data.num_rows)
+
+        properties = {"sage.upload-id": upload_id, "sage.strategy": table.strategy.value}
+        with txn.update_snapshot(snapshot_properties=properties).overwrite() as snapshot:
+            if removed:
+                snapshot.delete_by_predicate(predicate)
+            for data_file in removed:
+                snapshot.delete_data_file(data_file)
+            new_rows = pa.concat_tables(survivors + [data]) if survivors else data
+            added = list(_dataframe_to_data_files(table_metadata=txn.table_metadata, df=new_rows,
+                                                  io=io, write_uuid=snapshot.commit_uuid)
+                         if new_rows.num_rows else [])
+            for data_file in added:
+                snapshot.append_data_file(data_file)
+            snapshot_id = snapshot.snapshot_id
+        txn.commit_transaction()
+        return WriteResult(inserted=tally.inserted, updated=tally.updated, deleted=tally.deleted,
+                           extra=self._metadata(txn, snapshot_id, added, removed))
+
+    def _metadata(self, txn: Transaction, snapshot_id: int, added: list[DataFile],
+                  removed: list[DataFile]) -> dict[str, Any]:
+        metadata = txn.table_metadata
+        schema = metadata.schema()
+        specs = metadata.specs()
+        touched: set[str] = set()
+        for f in added + removed:
+            # files read back from manifests may not carry their spec id: fall back to the default
+            spec = specs[getattr(f, "spec_id", metadata.default_spec_id)]
+            if spec.fields:
+                touched.add(spec.partition_to_path(f.partition, schema))
+        return {
+            "format": "iceberg",
+            "snapshot_id": snapshot_id,
+            "files_added": len(added),
+            "files_removed": len(removed),
+            "added_files": [f.file_path for f in added],
+            "removed_files": [f.file_path for f in removed],
+            "partitions_touched": sorted(touched),
+            "table_location": metadata.location,
+        }
+
+
+def _replace_plan(current: Table, data: pa.Table, table: TableSpec,
+                  target: pa.Schema) -> tuple[BooleanExpression, list[DataFile], list[pa.Table], int]:
+    """Which files hold rows the upload replaces, and what survives of them.
+
+    Returns the pruning predicate, the files to remove, their surviving rows and how many rows
+    matched. Only key columns are read to decide; a matching file is then read whole.
+    """
+    columns = match_columns(table)
+    known = set(current.schema().column_names)
+    if any(c not in known for c in columns):  # a key column the table never had matches nothing
+        return AlwaysFalse(), [], [], 0
+    keys = distinct_keys(data, columns)
+    predicate = _predicate(keys)
+    metadata, io = current.metadata, current.io
+    key_schema = current.schema().select(*columns)
+    removed: list[DataFile] = []
+    survivors: list[pa.Table] = []
+    matched = 0
+    for task in current.scan(row_filter=predicate).plan_files():
+        key_rows = ArrowScan(metadata, io, key_schema, AlwaysTrue()).to_table([task])
+        hits = pc.sum(matches(key_rows, keys)).as_py() or 0
+        if not hits:
+            continue
+        rows = ArrowScan(metadata, io, current.schema(), AlwaysTrue()).to_table([task])
+        kept = rows.filter(pc.invert(matches(rows, keys)))
+        matched += rows.num_rows - kept.num_rows
+        removed.append(task.file)
+        if kept.num_rows:
+            survivors.append(conform(kept, target))
+    return predicate, removed, survivors, matched
+
+
+def _predicate(keys: pa.Table) -> BooleanExpression:
+    """Values when few, else bounds, per key column: what scan planning prunes files with."""
+    expression: BooleanExpression = AlwaysTrue()
+    for r in key_ranges(keys):
+        if r.values is not None:
+            term: BooleanExpression = In(r.column, set(r.values))
+        else:
+            term = And(GreaterThanOrEqual(r.column, r.low), LessThanOrEqual(r.column, r.high))
+        expression = And(expression, term)
+    return expression
+
+
+def _with_declared_types(data: pa.Table, table: TableSpec) -> pa.Table:
+    """Declared columns in their declared Arrow types, then the rest as stored."""
+    declared = {c.name: c.type.to_arrow() for c in table.table_columns}
+    arrays, fields = [], []
+    for f in data.schema:
+        column = data.column(f.name)
+        want = declared.get(f.name)
+        if want is not None and want != f.type:
+            try:
+                column = column.cast(want)
+                f = f.with_type(want)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass  # the table holds a wider type than this spec declares: keep it
+        arrays.append(column)
+        fields.append(f)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

@@ -1,0 +1,93 @@
+"""Iceberg destination: the shared scenario suite on a SQLite and a PostgreSQL catalog, read
+back with pyiceberg's own scan, plus what is specific to Iceberg (snapshots, metadata)."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from sage_pipelines.destinations.base import LakeSettings, Strategy
+from sage_pipelines.destinations.iceberg import IcebergDestination
+from sage_pipelines_tests.conftest import PG_URL, unique_name
+from sage_pipelines_tests.destination_scenarios import DestinationScenarios, reader_of, row
+
+
+@pytest.fixture
+def lake_settings(tmp_path) -> LakeSettings:
+    return LakeSettings(name="lake", warehouse=(tmp_path / "lake").as_uri(), format="iceberg")
+
+
+@pytest.fixture
+def namespace() -> str:
+    return unique_name("ns")
+
+
+@pytest.fixture
+def pg_catalog_uri() -> str:
+    """A PostgreSQL database of its own holding the Iceberg SQL catalog, dropped afterwards."""
+    name = unique_name("iceberg_catalog")
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class TestIcebergOnSQLiteCatalog(DestinationScenarios):
+    @pytest.fixture
+    def destination(self, lake_settings):
+        return IcebergDestination(lake_settings)
+
+
+class TestIcebergOnPostgresCatalog(DestinationScenarios):
+    @pytest.fixture
+    def destination(self, tmp_path, pg_catalog_uri):
+        settings = LakeSettings(name="pglake", warehouse=(tmp_path / "lake").as_uri(),
+                                format="iceberg", catalog_uri=pg_catalog_uri)
+        yield IcebergDestination(settings)
+
+
+def test_the_default_catalog_is_sqlite_beside_the_warehouse(lake_settings, namespace, tmp_path):
+    destination = IcebergDestination(lake_settings)
+    spec_table = _spec(namespace, Strategy.APPEND)
+    destination.write(reader_of([row(1)]), spec_table, "u1")
+    catalog = SqlCatalog("lake", uri=f"sqlite:///{tmp_path / 'lake' / 'catalog.db'}",
+                         warehouse=lake_settings.warehouse)
+    table = catalog.load_table((namespace, spec_table.name))
+    assert table.scan().to_arrow().column("id").to_pylist() == [1]
+
+
+def test_each_write_is_one_snapshot_whose_id_is_reported(lake_settings, namespace):
+    destination = IcebergDestination(lake_settings)
+    spec = _spec(namespace, Strategy.UPSERT)
+    first = destination.write(reader_of([row(1), row(2)]), spec, "u1")
+    second = destination.write(reader_of([row(2, codigo="x"), row(3)]), spec, "u2")
+    table = destination.load(spec)
+    assert [s.snapshot_id for s in table.snapshots()] == [first.extra["snapshot_id"],
+                                                         second.extra["snapshot_id"]]
+    assert table.current_snapshot().summary["sage.upload-id"] == "u2"
+    assert second.extra["files_removed"] == 1 and second.extra["files_added"] == 1
+    assert second.extra["table_location"] == table.metadata.location
+
+
+def test_pyiceberg_reads_exact_decimals_from_its_own_scan(lake_settings, namespace):
+    from decimal import Decimal
+
+    destination = IcebergDestination(lake_settings)
+    spec = _spec(namespace, Strategy.APPEND)
+    destination.write(reader_of([row(1, monto=Decimal("12345678901234567890.1234567891"))]), spec, "u1")
+    scanned = destination.load(spec).scan().to_arrow()
+    assert scanned.column("monto").to_pylist() == [Decimal("12345678901234567890.1234567891")]
+
+
+def _spec(namespace: str, strategy: Strategy, **kw):
+    from sage_pipelines_tests.destination_scenarios import COLUMNS
+    from sage_pipelines.destinations.base import TableSpec
+
+    kw.setdefault("primary_key", ("id",) if strategy is not Strategy.APPEND else ())
+    return TableSpec(name=f"t_{uuid.uuid4().hex[:8]}", schema=namespace, strategy=strategy,
+                     columns=COLUMNS, **kw)
