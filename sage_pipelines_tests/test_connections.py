@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import uuid
-from pathlib import Path
 
 import duckdb
 import psycopg
@@ -16,21 +13,13 @@ from sqlalchemy import select
 from sage_pipelines.cli import main
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.connections import connection_settings, get_connection, test_connection
+from sage_pipelines.store.connections import (
+    add_connection, connection_settings, get_connection, test_connection)
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import AuditLog
 from sage_pipelines.store.secrets import add_secret
 from sage_pipelines_tests.conftest import MYSQL_HOST, PG_URL, unique_name
-
-
-def canary() -> str:
-    return f"Canary-Pa55-{uuid.uuid4()}"
-
-
-@pytest.fixture
-def home(sage_home: Path) -> SageHome:
-    assert main(["init"]) == 0
-    return SageHome.from_env()
+from sage_pipelines_tests.secrets_support import add_secret_cli, canary, home  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -61,25 +50,17 @@ def mysql_user(mysql_database: str) -> tuple[str, str, str]:
         conn.close()
 
 
-def add_secret_cli(monkeypatch, name: str, type_: str, password: str | None, *flags: str) -> None:
-    args = ["secrets", "add", name, "--type", type_, *flags]
-    if password is not None:
-        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
-        args.append("--password-stdin")
-    assert main(args) == 0
-
-
 def pg_connection(monkeypatch, role, port: int = 5432, host: str = "127.0.0.1", *flags: str) -> str:
     user, password = role
-    add_secret_cli(monkeypatch, "pg", "postgresql", password, "--host", host, "--port", str(port),
-                   "--user", user, "--database", "test", *flags)
+    assert add_secret_cli(monkeypatch, "pg", "postgresql", password, "--host", host, "--port", str(port),
+                          "--user", user, "--database", "test", *flags) == 0
     assert main(["connections", "add", "pgconn", "--secret", "pg"]) == 0
     return "pgconn"
 
 
 def mysql_connection(monkeypatch, user, password, database, *flags: str) -> str:
-    add_secret_cli(monkeypatch, "my", "mysql", password, "--host", MYSQL_HOST, "--port", "3306",
-                   "--user", user, "--database", database, *flags)
+    assert add_secret_cli(monkeypatch, "my", "mysql", password, "--host", MYSQL_HOST, "--port", "3306",
+                          "--user", user, "--database", database, *flags) == 0
     assert main(["connections", "add", "myconn", "--secret", "my"]) == 0
     return "myconn"
 
@@ -182,7 +163,7 @@ def test_duckdb_connection_test_opens_the_file(home, monkeypatch, tmp_path):
     path = tmp_path / "analytics.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE t AS SELECT 1 AS x")
-    add_secret_cli(monkeypatch, "duck", "duckdb", None, "--database", str(path))
+    assert add_secret_cli(monkeypatch, "duck", "duckdb", None, "--database", str(path)) == 0
     assert main(["connections", "add", "duckconn", "--secret", "duck"]) == 0
     ok, latency, reason = run_test(home, "duckconn")
     assert ok, reason
@@ -190,7 +171,7 @@ def test_duckdb_connection_test_opens_the_file(home, monkeypatch, tmp_path):
 
 
 def test_duckdb_file_in_a_missing_directory_is_reported_as_database(home, monkeypatch, tmp_path):
-    add_secret_cli(monkeypatch, "duck", "duckdb", None, "--database", str(tmp_path / "nope" / "x.duckdb"))
+    assert add_secret_cli(monkeypatch, "duck", "duckdb", None, "--database", str(tmp_path / "nope" / "x.duckdb")) == 0
     assert main(["connections", "add", "duckconn", "--secret", "duck"]) == 0
     ok, _, reason = run_test(home, "duckconn")
     assert not ok and reason.startswith("database:")
@@ -227,9 +208,8 @@ def test_a_secret_in_use_by_a_connection_cannot_be_removed(home, monkeypatch, pg
 
 
 def test_a_connection_needs_a_database_secret(home, monkeypatch):
-    add_secret_cli(monkeypatch, "s3cred", "s3", "k", "--user", "AKIA")
+    assert add_secret_cli(monkeypatch, "s3cred", "s3", "k", "--user", "AKIA") == 0
     with session_scope(home) as session, pytest.raises(ConfigError, match="type 's3'"):
-        from sage_pipelines.store.connections import add_connection
         add_connection(session, "bad", "s3cred")
 
 

@@ -19,6 +19,7 @@ from sage_pipelines.errors import ConfigError
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.drivers import explain_connect_error, open_dbapi
+from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, utcnow
 from sage_pipelines.store.secrets import DATABASE_TYPES, decrypt_secret, get_secret
 
@@ -28,12 +29,7 @@ STATUS_OK, STATUS_ERROR = "ok", "error"
 
 
 def get_connection(session: Session, name: str) -> DatabaseConnection:
-    conn = session.scalar(select(DatabaseConnection).where(DatabaseConnection.nombre == name))
-    if conn is None:
-        known = session.scalars(select(DatabaseConnection.nombre).order_by(DatabaseConnection.nombre)).all()
-        raise ConfigError(f"unknown connection {name!r} (registered: {', '.join(known) or 'none'}; "
-                          "add one with `sage connections add NAME --secret S`)")
-    return conn
+    return get_named(session, DatabaseConnection, name, "connection", "sage connections add NAME --secret S")
 
 
 def list_connections(session: Session) -> list[DatabaseConnection]:
@@ -47,7 +43,7 @@ def add_connection(session: Session, name: str, secret: str, database: str | Non
     if row.tipo not in DATABASE_TYPES:
         raise ConfigError(f"connection {name!r}: secret {secret!r} is of type {row.tipo!r}; "
                           f"a connection needs one of {', '.join(DATABASE_TYPES)}")
-    conn = session.scalar(select(DatabaseConnection).where(DatabaseConnection.nombre == name))
+    conn = find_named(session, DatabaseConnection, name)
     if conn is not None and not replace:
         raise ConfigError(f"connection {name!r} already exists")
     action = "connection.replace" if conn is not None else "connection.add"

@@ -27,6 +27,7 @@ from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.security import remember_secret
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
+from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, Lake, MaterializationServer
 
 SECRET_KEY_ENV = "SAGE_SECRET_KEY"
@@ -161,10 +162,7 @@ def _check_options(name: str, options: Mapping[str, Any] | None) -> dict[str, st
 
 
 def get_secret(session: Session, name: str) -> DbSecret:
-    secret = session.scalar(select(DbSecret).where(DbSecret.nombre == name))
-    if secret is None:
-        raise ConfigError(f"no secret named {name!r} (see `sage secrets list`)")
-    return secret
+    return get_named(session, DbSecret, name, "secret", "sage secrets add NAME --type T")
 
 
 def add_secret(session: Session, name: str, type: str, host: str | None = None, port: int | None = None,
@@ -182,7 +180,7 @@ def add_secret(session: Session, name: str, type: str, host: str | None = None, 
     opts = _check_options(name, options)
     payload = _payload_for(type, user, password)
     ciphertext = encrypt_secret(home, payload) if payload else None
-    secret = session.scalar(select(DbSecret).where(DbSecret.nombre == name))
+    secret = find_named(session, DbSecret, name)
     if secret is not None and not replace:
         raise ConfigError(f"secret {name!r} already exists (remove it first, or add with --replace)")
     action = "secret.replace" if secret is not None else "secret.add"
