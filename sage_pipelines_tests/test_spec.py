@@ -291,3 +291,28 @@ def test_export_of_an_unknown_materialization_names_it(store):
 def test_get_materialization_finds_an_applied_one(store):
     apply_materialization(store, spec(), "ventas.yaml")
     assert get_materialization(store, "ventas_semanales").descripcion == "Weekly sales"
+
+
+def test_cli_apply_export_and_list(store, tmp_path, capsys):
+    from sage_pipelines.cli import main
+
+    store.commit()
+    path = tmp_path / "ventas.yaml"
+    path.write_text(spec(), encoding="utf-8")
+    assert main(["materializations", "apply", str(path)]) == 0
+    assert capsys.readouterr().out == ("materialization ventas_semanales applied: 2 tables, "
+                                       "destinations warehouse, lake\n")
+    assert main(["materializations", "export", "ventas_semanales"]) == 0
+    exported = capsys.readouterr().out
+    path.write_text(exported, encoding="utf-8")
+    assert main(["materializations", "apply", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["materializations", "export", "ventas_semanales"]) == 0
+    assert capsys.readouterr().out == exported
+    assert main(["materializations", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["ventas_semanales", "ventas", "ventas,"]
+    path.write_text(spec(lambda m: ventas(m).update(strategy="merge")), encoding="utf-8")
+    assert main(["materializations", "apply", str(path)]) == 1
+    assert capsys.readouterr().err == (f"sage: error: {path}: materialization.tables.ventas.strategy: unknown "
+                                       "strategy 'merge' (expected one of upsert, delete_insert, append, "
+                                       "truncate_insert, reemplazar, agregar, actualizar)\n")

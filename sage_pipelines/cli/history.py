@@ -1,0 +1,34 @@
+"""`sage history [CASILLA] [--limit N]`: the newest MATERIALIZATION_HISTORY rows."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import select
+
+from sage_pipelines.cli.secrets import print_rows, ready_home
+from sage_pipelines.store.db import session_scope
+from sage_pipelines.store.history import list_history
+from sage_pipelines.store.models import MaterializationServer
+
+HEADERS = ("TIME", "CASILLA", "TABLE", "DESTINATION", "UPLOAD", "STRATEGY", "STATUS", "ROWS", "INSERTED",
+           "UPDATED", "DELETED", "SECONDS", "SERVER", "ERROR")
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    with session_scope(ready_home()) as session:
+        servers = dict(session.execute(select(MaterializationServer.id, MaterializationServer.nombre)).all())
+        rows = [(h.iniciado_en.isoformat(timespec="seconds"), h.casilla, h.tabla, h.destino, h.upload_id,
+                 h.estrategia, h.estado, h.filas, h.insertadas, h.actualizadas, h.eliminadas,
+                 f"{h.segundos:.2f}", servers.get(h.servidor_id, "local" if h.servidor_id is None else ""),
+                 (h.error or "").splitlines()[0][:120] if h.error else None)
+                for h in list_history(session, args.casilla, args.limit)]
+    print_rows(HEADERS, rows)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("history", help="MATERIALIZATION_HISTORY rows, newest first")
+    p.add_argument("casilla", nargs="?", help="only this casilla's rows")
+    p.add_argument("--limit", type=int, default=50, help="how many rows (default 50)")
+    p.set_defaults(func=_cmd_history)

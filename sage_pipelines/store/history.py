@@ -1,0 +1,34 @@
+"""MATERIALIZATION_HISTORY: one row per table, destination and upload written (or failed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sage_pipelines.store.models import MaterializationHistory
+
+_FIELDS = frozenset(c.key for c in MaterializationHistory.__table__.columns) - {"id"}
+
+
+def record_history(session: Session, **fields: Any) -> MaterializationHistory:
+    """Add one history row; `fields` are the table's column names (casilla, tabla, destino,
+    upload_id, estado, estrategia, filas, insertadas, ..., error)."""
+    unknown = sorted(set(fields) - _FIELDS)
+    if unknown:
+        raise TypeError(f"record_history: unknown field(s) {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(_FIELDS))})")
+    row = MaterializationHistory(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_history(session: Session, casilla: str | None = None, limit: int = 50) -> list[MaterializationHistory]:
+    """The newest rows first, optionally of one casilla."""
+    query = select(MaterializationHistory)
+    if casilla is not None:
+        query = query.where(MaterializationHistory.casilla == casilla)
+    query = query.order_by(MaterializationHistory.iniciado_en.desc(), MaterializationHistory.id.desc())
+    return list(session.scalars(query.limit(limit)))
