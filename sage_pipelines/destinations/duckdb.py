@@ -91,7 +91,7 @@ class DuckDBDialect(Dialect):
         return conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
                             "current_database()").fetchone()[0] or ":memory:"
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows) -> None:
+    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
         view = f"_sage_arrow_{uuid.uuid4().hex[:12]}"
         conn.register(view, rows.reader())
         try:

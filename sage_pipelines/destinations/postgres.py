@@ -56,7 +56,7 @@ class PostgresDialect(Dialect):
         cols = ", ".join(f"{self.q.ident(c.name)} {c.ddl}" for c in columns)
         self.run(conn, f"CREATE TEMPORARY TABLE {self.q.ident(staging)} ({cols}) ON COMMIT DROP")
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows) -> None:
+    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
         # psycopg merges parameters (and so collapses the quoter's doubled %) only when given
         # some; this statement has none, so undo the doubling on identifiers here.
         statement = f"COPY {self.q.ident(staging)} ({self.cols(rows.names)}) FROM STDIN"

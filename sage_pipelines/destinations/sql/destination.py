@@ -211,7 +211,7 @@ class SqlDestination:
         defs = [ColumnDef(c.name, c.ddl) for c in defs] + [ColumnDef(ROW_COLUMN, d.type_map.integer)]
         d.create_staging(conn, staging, defs, table.primary_key if upsert else ())
         try:
-            d.load_staging(conn, staging, rows)
+            d.load_staging(conn, staging, rows, keyed=upsert)
             names = [c.name for c in table.table_columns]
             if upsert:
                 if not d.dedups_on_load():

@@ -134,7 +134,9 @@ class Dialect:
         cols = ", ".join(f"{self.q.ident(c.name)} {c.ddl}" for c in columns)
         self.run(conn, f"CREATE TEMPORARY TABLE {self.q.ident(staging)} ({cols})")
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows) -> None:
+    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
+        """Bulk-load the upload into the staging table. `keyed`: staging was created with the
+        upsert key as `unique_key` (a dialect may deduplicate while loading)."""
         raise NotImplementedError
 
     def drop_staging(self, conn: Any, staging: str) -> None:
