@@ -261,3 +261,16 @@ def test_column_subset_and_non_nullable(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         read_catalog_file(sage, path, "data", (Column("b", ColumnType(Kind.TEXT), nullable=False),)).read_all()
     assert (info.value.line, info.value.column) == (2, "b")
+
+
+@pytest.mark.parametrize(("content", "header"), [
+    (b"", False), (b"\xef\xbb\xbf", False), (b"\n\n", False), (b"a,b,c\n", True), (b"a,b,c", True),
+])
+def test_empty_files_and_header_only_files_hold_no_rows(tmp_path: Path, content: bytes, header: bool) -> None:
+    table = read_bytes(tmp_path, content, TEXT3, header=header)
+    assert table.num_rows == 0 and table.column_names == ["a", "b", "c"]
+
+
+def test_empty_file_with_a_declared_header_is_refused(tmp_path: Path) -> None:
+    err = refused(tmp_path, b"", TEXT3, header=True)
+    assert err.line == 1 and "declares a header row" in err.reason

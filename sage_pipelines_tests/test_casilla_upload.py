@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -216,3 +217,42 @@ def test_zip_member_streams_are_closed(tmp_path: Path, ventas_completo) -> None:
     with member.open() as stream:
         assert stream.read() == VENTAS_CSV
     assert stream.closed
+
+
+def test_excel_with_wrong_stored_dimensions_reads_every_row(tmp_path: Path) -> None:
+    sage = parse_sage_yaml(EXCEL_YAML % "")
+    good = write_xlsx(tmp_path / "good.xlsx", [["a", 1, 1, "2024-01-01", "si"], ["b", 2, 2, "2024-01-02", "no"],
+                                               ["c", 3, 3, "2024-01-03", "si"]])
+    bad = tmp_path / "m.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("sheet1.xml"):
+                data = re.sub(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1"/>', data)
+                assert b'<dimension ref="A1"/>' in data
+            dst.writestr(info, data)
+    table = read_catalog_file(sage, bad, "m").read_all()
+    assert table.column("codigo").to_pylist() == ["a", "b", "c"]
+
+
+def test_excel_sheet_by_index(tmp_path: Path) -> None:
+    sage = parse_sage_yaml(EXCEL_YAML % ", sheet: 1")
+    path = write_xlsx(tmp_path / "m.xlsx", [["a", 1, 1, "2024-01-01", "si"]], sheet="Datos",
+                      blank_first_sheet=True)
+    assert read_catalog_file(sage, path, "m").read_all().column("codigo").to_pylist() == ["a"]
+
+
+def test_sample_excel_package_reads_headerless_by_field_order(tmp_path: Path, samples: Path) -> None:
+    sage = load_sage_yaml(samples / "maestro_productos_excel.yaml")
+    catalog = sage.catalogs["maestro_productos_alicorp"]
+    values = {"entero": 7, "texto": "0042", "decimal": 0.25}
+    row = [values[f.type] for f in catalog.fields]
+    xlsx = write_xlsx(tmp_path / "x.xlsx", [row, row])
+    package = make_zip(tmp_path / "paquete.zip", {"Maestro productos Alicorp.xlsx": xlsx})
+    [member] = upload_members(sage, package)
+    assert member.display == "paquete.zip!Maestro productos Alicorp.xlsx"
+    table = read_member(member).read_all()
+    assert table.num_rows == 2
+    assert table.column("DescripcionProducto").to_pylist() == ["0042", "0042"]
+    assert table.column("PesoUnidadBase").to_pylist() == [Decimal("0.25")] * 2
+    assert table.column("COD. REEMPLAZO").to_pylist() == [7, 7]

@@ -100,26 +100,36 @@ def read_csv(member: "UploadMember", columns: tuple[Column, ...], batch_rows: in
 def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Schema,
              batch_rows: int) -> Iterator[pa.RecordBatch]:
     f = _CsvFile(member)
+    if member.size <= f.encoding.skip:
+        if f.header:
+            raise DataError(member.display, 1, None, "", "the file is empty but the catalog declares a header row")
+        return  # an empty headerless file holds no rows
     names = _file_columns(f)
-    generic = [f"c{i}" for i in range(len(names))]
+    # With a header, pyarrow reads it too, and each column is requested as text under the
+    # name just parsed; without one, columns get positional names.
+    raw_names = f.header_names() if f.header else None
+    keys = raw_names or [f"c{i}" for i in range(len(names))]
     width_errors: list[tuple[int, int]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         width_errors.append((row.expected_columns, row.actual_columns))
         return "error"
 
-    read_options = pacsv.ReadOptions(column_names=generic, skip_rows=1 if f.header else 0,
-                                     block_size=BLOCK_SIZE, encoding=f.encoding.arrow_name, use_threads=False)
+    read_options = pacsv.ReadOptions(column_names=None if f.header else keys, block_size=BLOCK_SIZE,
+                                     encoding=f.encoding.arrow_name, use_threads=False)
     parse_options = pacsv.ParseOptions(delimiter=f.delimiter, quote_char='"', double_quote=True,
                                        escape_char=False, newlines_in_values=True, ignore_empty_lines=True,
                                        invalid_row_handler=on_invalid_row)
-    convert_options = pacsv.ConvertOptions(column_types={g: pa.string() for g in generic}, null_values=[""],
+    convert_options = pacsv.ConvertOptions(column_types={k: pa.string() for k in keys}, null_values=[""],
                                            strings_can_be_null=True, quoted_strings_can_be_null=True)
     done = 0
     with f.open_binary() as stream:
         try:
             reader = pacsv.open_csv(stream, read_options=read_options, parse_options=parse_options,
                                     convert_options=convert_options)
+            if reader.schema.names != keys or any(t != pa.string() for t in reader.schema.types):
+                raise DataError(member.display, 1, None, ", ".join(reader.schema.names),
+                                "the header row could not be read consistently")
             for block in reader:
                 block = pa.RecordBatch.from_arrays(block.columns, names=names)
                 for start in range(0, block.num_rows, batch_rows):
@@ -131,6 +141,8 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
                                         bad.reason) from None
                     done += raw.num_rows
         except pa.ArrowInvalid as exc:
+            if f.header and done == 0 and sum(1 for _ in f.records()) == 1:
+                return  # only a header without a final newline: pyarrow refuses it, it holds no rows
             raise _parse_error(f, len(names), width_errors, exc) from None
 
 
@@ -141,4 +153,7 @@ def _parse_error(f: _CsvFile, expected: int, width_errors: list, exc: Exception)
         text = f.delimiter.join(row)
         return DataError(f.member.display, line, None, text[:200],
                          f"expected {expected} columns, found {len(row)}")
+    if width_errors:
+        want, got = width_errors[0]
+        return DataError(f.member.display, None, None, "", f"expected {want} columns, found {got}")
     return DataError(f.member.display, None, None, "", f"not readable as CSV ({exc})")

@@ -90,6 +90,9 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
         spool.seek(0)
         book, sheet = _open_sheet(member, spool)
         try:
+            # Read-only mode trusts the sheet's stored dimensions, which some writers get wrong
+            # (rows past them would be dropped silently); read every row that is there instead.
+            sheet.reset_dimensions()
             rows = enumerate(sheet.iter_rows(values_only=True), start=1)
             positions = _positions(member, fields, rows)
             wanted = [(c.name, positions[c.name], kinds[c.name]) for c in columns]
