@@ -52,9 +52,11 @@ def redact_url(url: str) -> str:
 
 
 def remember_secret(*secrets: str | None) -> None:
-    """Register decrypted secrets so `RedactingFilter` masks them in every log record."""
+    """Register decrypted secrets: from now on every log record of this process masks them
+    (`RedactingFilter`, applied by the record factory installed on the first call)."""
     with _known_lock:
         _known.update(s for s in secrets if s and len(s) >= 4)
+    _install_record_factory()
 
 
 def known_secrets() -> tuple[str, ...]:
@@ -96,3 +98,28 @@ def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilt
         if not existing:
             target.addFilter(RedactingFilter())
     return next(f for f in logger.filters if isinstance(f, RedactingFilter))
+
+
+_factory_installed = False
+
+
+def _install_record_factory() -> None:
+    """Redact every record as it is created, whichever logger or handler it goes to (a filter on
+    the root logger would miss records of child loggers and handlers added later, e.g. Dagster's)."""
+    global _factory_installed
+    with _known_lock:
+        if _factory_installed:
+            return
+        _factory_installed = True
+    previous = logging.getLogRecordFactory()
+    redactor = RedactingFilter()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:  # noqa: ANN002, ANN003
+        record = previous(*args, **kwargs)
+        try:
+            redactor.filter(record)
+        except Exception:  # a malformed message is the handler's to report, not the caller's
+            pass
+        return record
+
+    logging.setLogRecordFactory(factory)

@@ -225,3 +225,12 @@ def test_connection_settings_of_a_secret_without_password_return_none(home):
     with session_scope(home) as session:
         assert connection_settings(session, "trust", home=home).password() is None
     assert run_test(home, "trust")[0]
+
+
+def test_sqlserver_driver_errors_are_explained_too(home, monkeypatch):
+    # No SQL Server runs here: pymssql really connects to a closed port and its error is mapped.
+    assert add_secret_cli(monkeypatch, "ms", "sqlserver", canary(), "--host", "127.0.0.1", "--port", "1",
+                          "--user", "sa") == 0
+    assert main(["connections", "add", "msconn", "--secret", "ms", "--database", "master"]) == 0
+    ok, _, reason = run_test(home, "msconn")
+    assert not ok and reason.startswith("port:")

@@ -46,3 +46,10 @@ def test_install_log_redaction_is_idempotent():
         assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
     finally:
         logger.removeHandler(handler)
+
+
+def test_a_decrypted_secret_is_masked_in_records_of_any_logger_without_setup(caplog):
+    remember_secret("Decrypted-Secret-456")
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("some.library.logger").warning("dsn=host=x password=%s", "Decrypted-Secret-456")
+    assert "Decrypted-Secret-456" not in caplog.text and "password=***" in caplog.text
