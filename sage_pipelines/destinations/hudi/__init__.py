@@ -11,8 +11,9 @@ Supported subset (anything else is refused with a one-line `DestinationError`):
 - one writer per table, serialized by an `fcntl.flock` on `.hoodie/.aux/sage.lock` (on object
   stores: one writer process per table);
 - `file://` warehouses (local paths); `s3://` through pyarrow's S3 filesystem;
-- partitioning: identity on the partition columns, hive-style paths (`fecha=2024-01-01`,
-  NULL as `__HIVE_DEFAULT_PARTITION__`); day / month / year / bucket / truncate are refused.
+- partitioning: identity on the partition columns, or day / month / year of one date or
+  timestamp column (TimestampBasedKeyGenerator); hive-style paths (`fecha=2024-01-01`,
+  `fecha=2024-01`, NULL as `__HIVE_DEFAULT_PARTITION__`); bucket / truncate are refused.
 
 Record key: the primary key (SimpleKeyGenerator / ComplexKeyGenerator, NonpartitionedKeyGenerator
 when unpartitioned). Tables without a primary key (append) use `_sage_upload_id` + `_sage_row_id`

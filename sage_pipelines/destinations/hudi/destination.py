@@ -30,6 +30,8 @@ from sage_pipelines.destinations.hudi.schema import (
 from sage_pipelines.destinations.hudi.table import (
     HOODIE,
     PROPERTIES,
+    TIME_TRANSFORMS,
+    PartitionSpec,
     TableLocation,
     TableProperties,
     check_supported,
@@ -46,7 +48,7 @@ from sage_pipelines.destinations.hudi.writer import (
 )
 from sage_pipelines.destinations.lake.partitioning import partition_fields
 from sage_pipelines.errors import ConfigError, DestinationError, SchemaChangeError
-from sage_pipelines.types import Column
+from sage_pipelines.types import Column, Kind
 
 CAPABILITIES = Capabilities(
     strategies=frozenset(Strategy),
@@ -55,7 +57,7 @@ CAPABILITIES = Capabilities(
     supports_schemas=True,
     supports_partitioning=True,
     transactional=True,
-    partition_transforms=frozenset({"identity"}),
+    partition_transforms=frozenset({"identity", "day", "month", "year"}),
 )
 
 
@@ -78,19 +80,21 @@ class HudiDestination:
         where = self.describe(table)
         location = self._location(table)
         key_fields = self._key_fields(table, where)
-        parts = self._partition_fields(table)
+        partitioning = self._partitioning(table)
+        parts = partitioning.fields
         with location.lock():
             props = self._properties(location, where)
             timeline = Timeline(location)
             stored = self._stored_schema(timeline)
             if props is not None:
-                self._check_layout(props, key_fields, parts, where)
+                self._check_layout(props, key_fields, partitioning, where)
             schema = merge_schema(stored, table, with_row_id=ROW_ID_COLUMN in key_fields, where=where,
                                   fixed=key_fields + parts)
-            incoming, nbytes = self._stage(batches, table, upload_id, schema, key_fields, parts, where)
+            incoming, nbytes = self._stage(batches, table, upload_id, schema, key_fields, partitioning, where)
             slices = self._slices(location) if timeline.completed else []
             plan = self._plan(Planner(location, schema, slices, parts), table, incoming, key_fields, upload_id)
-            extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields, parts)
+            extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields,
+                                 partitioning)
         return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted,
                            rows=plan.inserted + plan.updated, bytes=nbytes,
                            seconds=time.perf_counter() - started, extra=extra)
@@ -131,13 +135,21 @@ class HudiDestination:
         return (UPLOAD_ID_COLUMN, ROW_ID_COLUMN)
 
     @staticmethod
-    def _partition_fields(table: TableSpec) -> tuple[str, ...]:
+    def _partitioning(table: TableSpec) -> PartitionSpec:
         pairs = partition_fields(table.partitioning, [c.name for c in table.columns], table.qualified_name)
-        for column, transform in pairs:
-            if transform.name != "identity":
-                raise ConfigError(f"{table.qualified_name}: partitioning transform {transform} is not supported "
-                                  f"for Hudi tables (identity only: partition by the column {column!r} itself)")
-        return tuple(c for c, _ in pairs)
+        if not pairs:
+            return PartitionSpec()
+        fields = tuple(c for c, _ in pairs)
+        transform = pairs[0][1]
+        if transform.name == "identity":
+            return PartitionSpec(fields)
+        kinds = {c.name: c.type.kind for c in table.columns}
+        if (transform.name not in TIME_TRANSFORMS or len(fields) != 1
+                or kinds[fields[0]] not in (Kind.DATE, Kind.TIMESTAMP)):
+            raise ConfigError(f"{table.qualified_name}: partitioning transform {transform} on "
+                              f"({', '.join(fields)}) is not supported for Hudi tables (identity on any "
+                              "columns, or day / month / year of one date or timestamp column)")
+        return PartitionSpec(fields, transform.name, kinds[fields[0]] is Kind.TIMESTAMP)
 
     @staticmethod
     def _properties(location: TableLocation, where: str) -> dict[str, str] | None:
@@ -148,16 +160,17 @@ class HudiDestination:
         return props
 
     @staticmethod
-    def _check_layout(props: dict[str, str], key_fields: tuple[str, ...], parts: tuple[str, ...],
+    def _check_layout(props: dict[str, str], key_fields: tuple[str, ...], partitioning: PartitionSpec,
                       where: str) -> None:
         stored_keys = tuple(k for k in props.get("hoodie.table.recordkey.fields", "").split(",") if k)
         if stored_keys != key_fields:
             raise DestinationError(f"{where}: the table's record key is ({', '.join(stored_keys)}); this write "
                                    f"needs ({', '.join(key_fields)}) — a Hudi record key cannot change")
-        stored_parts = tuple(p for p in props.get("hoodie.table.partition.fields", "").split(",") if p)
-        if stored_parts != parts:
-            raise DestinationError(f"{where}: the table is partitioned by ({', '.join(stored_parts)}); this write "
-                                   f"by ({', '.join(parts)}) — Hudi partitioning cannot change")
+        fields, transform = PartitionSpec.stored(props)
+        if (fields, transform) != (partitioning.fields, partitioning.transform):
+            raise DestinationError(f"{where}: the table is partitioned by {transform}({', '.join(fields)}); "
+                                   f"this write by {partitioning.transform}({', '.join(partitioning.fields)}) "
+                                   "— Hudi partitioning cannot change")
 
     @staticmethod
     def _stored_schema(timeline: Timeline) -> TableSchema | None:
@@ -172,7 +185,7 @@ class HudiDestination:
 
     @staticmethod
     def _stage(batches: pa.RecordBatchReader, table: TableSpec, upload_id: str, schema: TableSchema,
-               key_fields: tuple[str, ...], parts: tuple[str, ...], where: str) -> tuple[pa.Table, int]:
+               key_fields: tuple[str, ...], partitioning: PartitionSpec, where: str) -> tuple[pa.Table, int]:
         """Consume the whole upload (a reader error propagates unchanged, before anything is
         written) and shape it as file rows: table schema, record keys, partition paths."""
         collected: list[pa.RecordBatch] = []
@@ -191,7 +204,7 @@ class HudiDestination:
                                        f"{upload_id!r}; a Hudi record key cannot be NULL")
         data = conform(rows, schema.data_schema())
         keys = record_keys(data, key_fields)
-        paths = partition_paths(data, parts, where)
+        paths = partition_paths(data, partitioning, where)
         return data.append_column(RECORD_KEY, keys).append_column(PARTITION_PATH, paths), nbytes
 
     @staticmethod
@@ -221,7 +234,8 @@ class HudiDestination:
 
     @staticmethod
     def _commit(location: TableLocation, timeline: Timeline, creating: bool, schema: TableSchema,
-                plan: Plan, table: TableSpec, key_fields: tuple[str, ...], parts: tuple[str, ...]) -> dict[str, Any]:
+                plan: Plan, table: TableSpec, key_fields: tuple[str, ...],
+                partitioning: PartitionSpec) -> dict[str, Any]:
         """Requested -> inflight -> base files -> completed (by rename). Any failure removes what
         this write created and re-raises; readers never saw any of it."""
         instant = timeline.new_instant_time()
@@ -229,7 +243,7 @@ class HudiDestination:
         begun = False
         try:
             if creating:
-                props = TableProperties(table.name, table.schema or "default", key_fields, parts,
+                props = TableProperties(table.name, table.schema or "default", key_fields, partitioning,
                                         precombine_field="_sage_loaded_at")
                 location.fs.create_dir(location.path(HOODIE), recursive=True)
                 location.write_bytes(f"{HOODIE}/{PROPERTIES}", props.render())

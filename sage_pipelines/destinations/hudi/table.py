@@ -97,6 +97,43 @@ class TableLocation:
             yield
 
 
+# Time transforms: the partition path value (strftime) and Hudi's TimestampBasedKeyGenerator format.
+TIME_TRANSFORMS: dict[str, tuple[str, str]] = {
+    "day": ("%Y-%m-%d", "yyyy-MM-dd"), "month": ("%Y-%m", "yyyy-MM"), "year": ("%Y", "yyyy")}
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """The partition columns and their transform: identity, or day / month / year of the one
+    date or timestamp column (Hudi's TimestampBasedKeyGenerator, path `fecha=2024-01`)."""
+
+    fields: tuple[str, ...] = ()
+    transform: str = "identity"
+    timestamp: bool = False  # time transforms: the column is a timestamp (else a date)
+
+    def properties(self) -> dict[str, str]:
+        if not self.fields:
+            return {}
+        props = {"hoodie.table.partition.fields": ",".join(self.fields),
+                 "hoodie.datasource.write.partitionpath.field": ",".join(self.fields)}
+        if self.transform in TIME_TRANSFORMS:
+            props.update({
+                "hoodie.keygen.timebased.timestamp.type": "EPOCHMICROSECONDS" if self.timestamp else "SCALAR",
+                "hoodie.keygen.timebased.timestamp.scalar.time.unit": "DAYS",
+                "hoodie.keygen.timebased.output.dateformat": TIME_TRANSFORMS[self.transform][1],
+                "hoodie.keygen.timebased.timezone": "UTC",
+                "hoodie.keygen.timebased.output.timezone": "UTC"})
+        return props
+
+    @staticmethod
+    def stored(props: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+        """(fields, transform) as recorded in an existing table's properties."""
+        fields = tuple(p for p in props.get("hoodie.table.partition.fields", "").split(",") if p)
+        fmt = props.get("hoodie.keygen.timebased.output.dateformat")
+        transform = next((t for t, (_, f) in TIME_TRANSFORMS.items() if f == fmt), "identity")
+        return fields, transform
+
+
 @dataclass(frozen=True)
 class TableProperties:
     """The subset of `hoodie.properties` this writer creates and checks."""
@@ -104,14 +141,16 @@ class TableProperties:
     name: str
     database: str
     record_key_fields: tuple[str, ...]
-    partition_fields: tuple[str, ...]
+    partitioning: PartitionSpec
     precombine_field: str
 
     @property
     def key_generator(self) -> str:
-        if not self.partition_fields:
+        if not self.partitioning.fields:
             return KEYGEN + "NonpartitionedKeyGenerator"
-        if len(self.record_key_fields) == 1 and len(self.partition_fields) == 1:
+        if self.partitioning.transform in TIME_TRANSFORMS:
+            return KEYGEN + "TimestampBasedKeyGenerator"
+        if len(self.record_key_fields) == 1 and len(self.partitioning.fields) == 1:
             return KEYGEN + "SimpleKeyGenerator"
         return KEYGEN + "ComplexKeyGenerator"
 
@@ -135,8 +174,7 @@ class TableProperties:
             "hoodie.table.metadata.partitions": "",
             "hoodie.table.checksum": str(zlib.crc32(f"{self.database}.{self.name}".encode())),
         }
-        if self.partition_fields:
-            props["hoodie.table.partition.fields"] = ",".join(self.partition_fields)
+        props.update(self.partitioning.properties())
         lines = ["#Properties saved by sage-pipelines (Hudi table version 6, copy-on-write)"]
         lines += [f"{k}={_escape(v)}" for k, v in props.items()]
         return ("\n".join(lines) + "\n").encode("utf-8")

@@ -31,7 +31,12 @@ from sage_pipelines.destinations.hudi.schema import (
     TableSchema,
     conform,
 )
-from sage_pipelines.destinations.hudi.table import PARTITION_METADATA, TableLocation
+from sage_pipelines.destinations.hudi.table import (
+    PARTITION_METADATA,
+    TIME_TRANSFORMS,
+    PartitionSpec,
+    TableLocation,
+)
 from sage_pipelines.errors import DestinationError
 
 TARGET_FILE_ROWS = 1_000_000  # rows per base file before a new file group is started
@@ -104,13 +109,20 @@ def record_keys(table: pa.Table, fields: tuple[str, ...]) -> pa.ChunkedArray | p
     return pc.binary_join_element_wise(*parts, "")
 
 
-def partition_paths(table: pa.Table, fields: tuple[str, ...], where: str) -> pa.ChunkedArray | pa.Array:
-    """Hive-style partition paths `col=value[/col2=value2]`; NULL is `__HIVE_DEFAULT_PARTITION__`."""
-    if not fields:
+def partition_paths(table: pa.Table, spec: PartitionSpec, where: str) -> pa.ChunkedArray | pa.Array:
+    """Hive-style partition paths `col=value[/col2=value2]` (a time transform formats the value,
+    e.g. `fecha=2024-01` for month); NULL is `__HIVE_DEFAULT_PARTITION__`."""
+    if not spec.fields:
         return pa.repeat(pa.scalar("", pa.string()), table.num_rows)
     parts = []
-    for i, f in enumerate(fields):
-        text = _as_text(table.column(f))
+    for i, f in enumerate(spec.fields):
+        column = table.column(f)
+        if spec.transform in TIME_TRANSFORMS:
+            if pa.types.is_date(column.type):
+                column = pc.cast(column, pa.timestamp("s"))
+            text = pc.strftime(column, format=TIME_TRANSFORMS[spec.transform][0])
+        else:
+            text = _as_text(column)
         bad = pc.or_(pc.match_substring(text, "/"), pc.equal(text, ""))
         if pc.any(bad).as_py():
             value = pc.filter(text, bad)[0].as_py()
