@@ -122,3 +122,28 @@ def test_sage_analyze_without_uploads_says_what_to_do(sage_home: Path, tmp_path:
     assert "--sample" in capsys.readouterr().err
     assert main(["analyze", "nadie"]) == 1
     assert "unknown casilla 'nadie'" in capsys.readouterr().err
+
+
+def test_bare_latin1_file_keeps_its_header_names(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("año;región\n2024;Perú\n".encode("latin-1"))
+    result = infer_columns(path)
+    assert list(result["columns"]) == ["año", "región"]
+    assert result["columns"]["año"]["type"] == "integer"
+
+
+def test_sage_analyze_defaults_to_the_newest_upload(sage_home: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    yaml_file = tmp_path / "pedidos.yaml"
+    yaml_file.write_text(CASILLA_YAML, encoding="utf-8")
+    assert main(["init"]) == 0
+    assert main(["casillas", "add", "pedidos", "--yaml", str(yaml_file)]) == 0
+    for upload_id, body in (("20240101T000000-a", PEDIDOS.replace("000101", "000102")), ("20240201T000000-b", PEDIDOS)):
+        folder = sage_home / "landing" / "pedidos" / upload_id
+        folder.mkdir(parents=True)
+        (folder / "pedidos.csv").write_text(body, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["analyze", "pedidos"]) == 0
+    out = capsys.readouterr().out
+    assert "20240201T000000-b" in out
+    assert yaml.safe_load(out)["tables"]["pedidos"]["primary_key"] == ["codigo"]

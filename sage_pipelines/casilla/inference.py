@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from sage_pipelines.casilla.convert import (DATE_RE, DATETIME_RE, DECIMAL_RE, FALSE_WORDS, INTEGER_RE,
                                             MIDNIGHT_RE, TRUE_WORDS)
+from sage_pipelines.casilla.encoding import detect_encoding
 from sage_pipelines.casilla.model import Catalog, Field, FileFormat
 from sage_pipelines.casilla.readers import UploadMember, read_member
 from sage_pipelines.errors import ConfigError
@@ -62,8 +63,9 @@ def _member_for_path(path: Path) -> UploadMember:
         names = [str(h).strip() for h in header if h is not None]
         fmt = FileFormat(type="EXCEL", header=True)
     else:
+        encoding = detect_encoding(lambda: open(path, "rb"))
         with open(path, "rb") as fh:
-            head = fh.read(64 * 1024).decode("utf-8-sig", errors="replace")
+            head = fh.read(64 * 1024)[encoding.skip:].decode(encoding.codec, errors="replace")
         try:
             delimiter = csv.Sniffer().sniff(head.split("\n", 20)[0] if head else ",", ",;|\t").delimiter
         except csv.Error:
