@@ -54,7 +54,7 @@ def test_cli_history_prints_one_row_per_write_with_server_and_error(sage_home, c
         session.add(server)
         session.flush()
         write(session, "ventas", "u1", 0, servidor_id=server.id)
-        write(session, "ventas", "u2", 1, estado="fallido", filas=0, insertadas=0, actualizadas=0,
+        write(session, "ventas", "u2", 1, servidor="local", estado="fallido", filas=0, insertadas=0, actualizadas=0,
               error="ventas.csv, line 3, column 'fecha': not a date: '2024-13-01'\nTraceback...")
     assert main(["history", "ventas"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -65,3 +65,31 @@ def test_cli_history_prints_one_row_per_write_with_server_and_error(sage_home, c
     assert lines[1].endswith("column 'fecha': not a date: '2024-13-01'")
     assert lines[2].split() == ["2030-01-01T06:00:00", "ventas", "main.fact_ventas", "warehouse", "u1",
                                 "upsert", "exito", "3", "2", "1", "0", "0.25", "gpu01"]
+
+
+def test_history_counts_and_upload_sizes_are_64_bit_on_postgresql():
+    import uuid
+
+    import psycopg
+    from sqlalchemy import BigInteger, inspect
+
+    from sage_pipelines.store.db import engine_for, migrate
+    from sage_pipelines_tests.conftest import PG_URL
+
+    name = f"sage_store_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        migrate(url)
+        engine = engine_for(url)
+        columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("materialization_history")}
+        uploads = {c["name"]: c["type"] for c in inspect(engine).get_columns("uploads")}
+        engine.dispose()
+        assert all(isinstance(columns[c], BigInteger) for c in ("filas", "insertadas", "actualizadas",
+                                                                 "eliminadas", "bytes"))
+        assert isinstance(uploads["tamano_bytes"], BigInteger)
+        assert "servidor" in columns
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -20,7 +20,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
         servers = dict(session.execute(select(MaterializationServer.id, MaterializationServer.nombre)).all())
         rows = [(h.iniciado_en.isoformat(timespec="seconds"), h.casilla, h.tabla, h.destino, h.upload_id,
                  h.estrategia, h.estado, h.filas, h.insertadas, h.actualizadas, h.eliminadas,
-                 f"{h.segundos:.2f}", servers.get(h.servidor_id, "local" if h.servidor_id is None else ""),
+                 f"{h.segundos:.2f}", h.servidor or servers.get(h.servidor_id),
                  (h.error or "").splitlines()[0][:120] if h.error else None)
                 for h in list_history(session, args.casilla, args.limit)]
     print_rows(HEADERS, rows)

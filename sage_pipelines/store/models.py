@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -146,7 +146,7 @@ class Upload(Base):
     casilla_id: Mapped[int] = mapped_column(ForeignKey("casillas.id"))
     ruta: Mapped[str] = mapped_column(Text)  # $SAGE_HOME/landing/<casilla>/<id>/
     origen: Mapped[str] = mapped_column(String(30), default="cli")  # cli | landing | execution
-    tamano_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    tamano_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # uploads may exceed 2 GB
     archivos: Mapped[list[Any]] = mapped_column(default=list)
     creado_en: Mapped[dt.datetime] = mapped_column(default=utcnow)
     casilla: Mapped[Casilla] = relationship()
@@ -165,12 +165,13 @@ class MaterializationHistory(Base):
     estado: Mapped[str] = mapped_column(String(30))  # exito | fallido
     estrategia: Mapped[str] = mapped_column(String(30))
     servidor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("materialization_servers.id"))
+    servidor: Mapped[Optional[str]] = mapped_column(String(200))  # the server's name (outlives the server)
     razon_servidor: Mapped[Optional[str]] = mapped_column(Text)
-    filas: Mapped[int] = mapped_column(Integer, default=0)
-    insertadas: Mapped[int] = mapped_column(Integer, default=0)
-    actualizadas: Mapped[int] = mapped_column(Integer, default=0)
-    eliminadas: Mapped[int] = mapped_column(Integer, default=0)
-    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    filas: Mapped[int] = mapped_column(BigInteger, default=0)
+    insertadas: Mapped[int] = mapped_column(BigInteger, default=0)
+    actualizadas: Mapped[int] = mapped_column(BigInteger, default=0)
+    eliminadas: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     segundos: Mapped[float] = mapped_column(default=0.0)
     error: Mapped[Optional[str]] = mapped_column(Text)
     dagster_run_id: Mapped[Optional[str]] = mapped_column(String(64))
