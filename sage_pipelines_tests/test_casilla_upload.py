@@ -256,3 +256,11 @@ def test_sample_excel_package_reads_headerless_by_field_order(tmp_path: Path, sa
     assert table.column("DescripcionProducto").to_pylist() == ["0042", "0042"]
     assert table.column("PesoUnidadBase").to_pylist() == [Decimal("0.25")] * 2
     assert table.column("COD. REEMPLAZO").to_pylist() == [7, 7]
+
+
+def test_a_csv_named_like_an_excel_catalog_is_a_clear_data_error(tmp_path: Path) -> None:
+    sage = parse_sage_yaml(EXCEL_YAML % "")
+    path = tmp_path / "m.xlsx"
+    path.write_bytes(b"a,1\n")
+    with pytest.raises(DataError, match="not a readable Excel workbook"):
+        read_catalog_file(sage, path, "m").read_all()

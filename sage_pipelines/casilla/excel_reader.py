@@ -13,7 +13,7 @@ import datetime as dt
 import shutil
 import tempfile
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
 import pyarrow as pa
 
@@ -59,13 +59,16 @@ def read_excel(member: "UploadMember", columns: tuple[Column, ...], batch_rows: 
     return pa.RecordBatchReader.from_batches(schema, _batches(member, columns, schema, batch_rows))
 
 
-def _open_sheet(member: "UploadMember", spool):  # noqa: ANN001, ANN202
+def _open_sheet(member: "UploadMember", spool: BinaryIO) -> tuple[Any, Any]:
+    """The workbook (close it) and the catalog's sheet: by name, by 0-based index, else the first."""
+    import zipfile
+
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = openpyxl.load_workbook(spool, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise DataError(member.display, None, None, "", f"not a readable Excel workbook ({exc})") from None
     sheet = member.catalog.file_format.sheet
     try:
