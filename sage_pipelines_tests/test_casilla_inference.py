@@ -147,3 +147,22 @@ def test_sage_analyze_defaults_to_the_newest_upload(sage_home: Path, tmp_path: P
     out = capsys.readouterr().out
     assert "20240201T000000-b" in out
     assert yaml.safe_load(out)["tables"]["pedidos"]["primary_key"] == ["codigo"]
+
+
+def test_proposed_block_is_a_valid_materialization_tables_block(sage_home: Path, pedidos, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from sage_pipelines.spec.loader import load_spec
+
+    _sage, path = pedidos
+    yaml_file = tmp_path / "pedidos.yaml"
+    yaml_file.write_text(CASILLA_YAML, encoding="utf-8")
+    assert main(["init"]) == 0
+    assert main(["casillas", "add", "pedidos", "--yaml", str(yaml_file)]) == 0
+    capsys.readouterr()
+    assert main(["analyze", "pedidos", "--sample", str(path)]) == 0
+    tables = yaml.safe_load(capsys.readouterr().out)["tables"]
+    doc = {"materialization": {"name": "m", "casilla": "pedidos", "destinations": {"warehouse": {"connection": "warehouse"}},
+                               "tables": tables}}
+    spec = load_spec(yaml.safe_dump(doc))
+    assert spec.tables["pedidos"].primary_key == ("codigo",)
+    assert str(spec.tables["pedidos"].columns["monto"]) == "decimal(12,3)"
