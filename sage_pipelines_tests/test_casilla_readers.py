@@ -274,3 +274,8 @@ def test_empty_files_and_header_only_files_hold_no_rows(tmp_path: Path, content:
 def test_empty_file_with_a_declared_header_is_refused(tmp_path: Path) -> None:
     err = refused(tmp_path, b"", TEXT3, header=True)
     assert err.line == 1 and "declares a header row" in err.reason
+
+
+def test_unclosed_quote_is_refused_at_its_line(tmp_path: Path) -> None:
+    err = refused(tmp_path, b'x,1\n"unterminated,2\n', "[{name: a, type: texto}, {name: b, type: entero}]")
+    assert err.line == 2 and "never closed" in err.reason

@@ -151,8 +151,9 @@ def _parse_error(f: _CsvFile, expected: int, width_errors: list, exc: Exception)
     if wrong is not None:
         line, row = wrong
         text = f.delimiter.join(row)
+        hint = " (a quote opened here is never closed?)" if any("\n" in v for v in row) else ""
         return DataError(f.member.display, line, None, text[:200],
-                         f"expected {expected} columns, found {len(row)}")
+                         f"expected {expected} columns, found {len(row)}{hint}")
     if width_errors:
         want, got = width_errors[0]
         return DataError(f.member.display, None, None, "", f"expected {want} columns, found {got}")
