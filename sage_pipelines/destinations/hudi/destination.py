@@ -227,10 +227,9 @@ class HudiDestination:
             by = table.effective_delete_by or key_fields
             values = pc.unique(tuples(incoming, by))
             return planner.delete_then_insert(incoming, by, values, "insert_overwrite")
-        plan = planner.delete_then_insert(incoming, (UPLOAD_ID_COLUMN,), pa.array([upload_id]), "insert")
-        if not plan.replaced:  # a first run of this upload: plain inserts
-            plan.action = "commit"
-        return plan
+        # append: a first run of this upload is plain inserts; a re-run replaces its earlier rows
+        return planner.delete_then_insert(incoming, (UPLOAD_ID_COLUMN,), pa.array([upload_id]), "insert",
+                                          plain_insert_if_clean=True)
 
     @staticmethod
     def _commit(location: TableLocation, timeline: Timeline, creating: bool, schema: TableSchema,

@@ -209,8 +209,9 @@ class Planner:
         return plan
 
     def delete_then_insert(self, incoming: pa.Table, columns: tuple[str, ...], values: pa.Array,
-                           operation: str) -> Plan:
-        """Replace every file group holding rows whose `columns` values are in `values`."""
+                           operation: str, plain_insert_if_clean: bool = False) -> Plan:
+        """Replace every file group holding rows whose `columns` values are in `values`. With
+        `plain_insert_if_clean`, a write that deletes nothing is a plain `commit` of inserts."""
         plan = Plan("replacecommit", operation)
         types = pa.schema([self.data_schema.field(c) for c in columns])
         for s in self._candidates(incoming, columns):
@@ -223,7 +224,9 @@ class Planner:
                 plan.jobs.append(FileJob(s.partition, prev=s, replace=True, prev_rows=old.num_rows,
                                          drop=_tuple_matcher(columns, types, values)))
         plan.inserted = incoming.num_rows
-        self._place(incoming, plan, replace=True)
+        if plain_insert_if_clean and not plan.jobs:
+            plan.action = "commit"
+        self._place(incoming, plan, replace=plan.action == "replacecommit")
         return plan
 
     def truncate_then_insert(self, incoming: pa.Table) -> Plan:
