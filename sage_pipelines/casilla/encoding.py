@@ -47,7 +47,7 @@ def _is_utf8(head: bytes, stream: BinaryIO) -> bool:
 
 
 def detect_encoding(open_stream: Callable[[], BinaryIO], declared: str | None = None) -> TextEncoding:
-    """Decide the encoding of the bytes `open_stream()` yields (opened once or twice)."""
+    """Decide the encoding of the bytes `open_stream()` yields (read once, in chunks)."""
     with open_stream() as stream:
         head = stream.read(len(BOM))
         has_bom = head == BOM
