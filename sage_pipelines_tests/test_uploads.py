@@ -171,3 +171,13 @@ def test_cli_add_prints_only_the_upload_id(home, files, capsys):
     assert captured.out == "" and "uploads are immutable" in captured.err
     assert main(["uploads", "list", "ventas"]) == 0
     assert "pkg-1" in capsys.readouterr().out
+
+
+def test_a_sage_execution_data_file_lands_under_its_uuid(home, tmp_path):
+    execution = tmp_path / "executions" / "0b9c4a52-6a4e-4d2b-9a57-3f1f0f6f1c11"
+    execution.mkdir(parents=True)
+    (execution / "data.csv").write_text("anio,cliente\n2024,METRO\n", encoding="utf-8")
+    with session_scope(home) as session:
+        upload = add_upload(session, home, "demo", execution / "data.csv", upload_id=execution.name,
+                            origen="execution")
+        assert (upload.id, upload.origen, upload.archivos) == (execution.name, "execution", ["ventas.csv"])

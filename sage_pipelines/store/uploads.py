@@ -48,8 +48,12 @@ def new_upload_id(now: dt.datetime | None = None) -> str:
 
 
 def add_upload(session: Session, home: SageHome, casilla: str, path: str | Path,
-               upload_id: str | None = None) -> Upload:
-    """Check `path` against the casilla, copy it to landing atomically and record it."""
+               upload_id: str | None = None, origen: str = "cli") -> Upload:
+    """Check `path` against the casilla, copy it to landing atomically and record it.
+
+    `origen` says where it came from: `cli`, or `execution` for a SAGE installation's validated
+    execution (`executions/<uuid>/data.<ext>`, whose uuid makes a good `upload_id`).
+    """
     row, sage = load_casilla(session, casilla)
     upload_id = new_upload_id() if upload_id is None else check_upload_id(upload_id, "--id")
     final = home.upload_dir(casilla, upload_id)
@@ -70,7 +74,7 @@ def add_upload(session: Session, home: SageHome, casilla: str, path: str | Path,
         if temp.exists():
             shutil.rmtree(temp)
     try:
-        upload = _record(session, row, sage, upload_id, final, "cli")
+        upload = _record(session, row, sage, upload_id, final, origen)
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
         raise
