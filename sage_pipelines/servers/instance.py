@@ -1,0 +1,94 @@
+"""The Dagster instance settings that servers need, written into `$DAGSTER_HOME/dagster.yaml`.
+
+- Shared storage: remote workers record step events in the same Dagster instance as the run.
+  With `SAGE_DAGSTER_PG_URL` set, the instance uses dagster-postgres (the URL is referenced as an
+  environment variable, so no password lands in the file); without it, SQLite under
+  DAGSTER_HOME, which only workers on the same host can share.
+- Capacity in the run queue: one `tag_concurrency_limits` entry per remote server
+  (`sage/server: NAME`, limit = its capacity), so the QueuedRunCoordinator makes runs for a full
+  server wait in Dagster's run queue instead of piling onto its broker queue. The daemon reads
+  the file when it starts: restart `sage dev` after adding a server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sage_pipelines.settings import SageHome
+
+PG_URL_ENV = "SAGE_DAGSTER_PG_URL"
+SERVER_TAG = "sage/server"
+
+
+def _storage_section() -> dict[str, Any] | None:
+    if not os.environ.get(PG_URL_ENV):
+        return None
+    return {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}
+
+
+def _server_limits(home: SageHome) -> list[dict[str, Any]] | None:
+    """(name, capacity) of every remote server, or None when the store is not there yet."""
+    url = home.store_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return None
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sage_pipelines.store.db import session_scope
+    from sage_pipelines.store.models import MaterializationServer
+
+    try:
+        with session_scope(home) as session:
+            rows = session.execute(select(MaterializationServer.nombre, MaterializationServer.capacidad)
+                                   .where(MaterializationServer.tipo != "local")
+                                   .order_by(MaterializationServer.nombre)).all()
+    except SQLAlchemyError:  # not migrated yet
+        return None
+    return [{"key": SERVER_TAG, "value": name, "limit": int(capacity)} for name, capacity in rows]
+
+
+def configure_instance_yaml(path: Path, home: SageHome) -> bool:
+    """Bring `path` (a dagster.yaml) in line with the store's servers and `SAGE_DAGSTER_PG_URL`.
+
+    Returns True when the file changed. Other settings in the file are kept as they are.
+    """
+    config: dict[str, Any] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    before = yaml.safe_dump(config, sort_keys=True)
+    storage = _storage_section()
+    if storage is not None:
+        config["storage"] = storage
+    elif config.get("storage") == {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}:
+        del config["storage"]  # back to SQLite under DAGSTER_HOME
+    limits = _server_limits(home)
+    if limits is not None:
+        coordinator = config.setdefault("run_coordinator", {
+            "module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator", "config": {}})
+        if coordinator.get("class") == "QueuedRunCoordinator":
+            cfg = coordinator.setdefault("config", {}) or {}
+            coordinator["config"] = cfg
+            others = [x for x in cfg.get("tag_concurrency_limits", []) or [] if x.get("key") != SERVER_TAG]
+            if others or limits:
+                cfg["tag_concurrency_limits"] = others + limits
+            else:
+                cfg.pop("tag_concurrency_limits", None)
+    if yaml.safe_dump(config, sort_keys=True) == before and path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text("# Managed in part by sage (storage, sage/server run limits); other keys are kept.\n"
+                   + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return True
+
+
+def sync_instance_limits(home: SageHome) -> Path:
+    """Re-write the instance's dagster.yaml after servers changed; returns DAGSTER_HOME."""
+    from sage_pipelines.orchestration.run import ensure_dagster_home
+
+    dagster_home = ensure_dagster_home(home)
+    configure_instance_yaml(dagster_home / "dagster.yaml", home)
+    return dagster_home
