@@ -2,8 +2,9 @@
 (no text encoding), into a temporary staging table, then the shared strategy statements.
 
 DuckDB allows one writing process per file and resolves concurrent transactions inside a
-process optimistically (a conflict aborts one). Writes to the same file from one process take
-turns on a lock, and opening a file another process holds is retried for a while.
+process optimistically (a conflict aborts one). Connections to the same file from one process
+take turns on a lock held from connect to close, and opening a file another process holds is
+retried for a while.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow as pa
 from sqlalchemy.dialects import postgresql
 
 from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
-from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, TypeMap
+from sage_pipelines.destinations.sql import Dialect, SqlDestination, TypeMap
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows
 from sage_pipelines.types import Kind
@@ -53,9 +54,24 @@ class DuckDBDialect(Dialect):
         self._held: dict[int, threading.Lock] = {}
 
     def connect(self, settings: ConnectionSettings) -> Any:
-        path = settings.database or ":memory:"
+        """Open the file holding this process's lock for it until `close`: DuckDB's catalog is
+        not safe to use from two connections at once while Arrow streams are being scanned
+        (seen as "python_arrow_scan does not exist"), and one writer per file is its rule anyway."""
+        path = str(Path(settings.database).resolve()) if settings.database else ":memory:"
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        lock = _file_lock(path)
+        lock.acquire()
+        try:
+            conn = self._open(path)
+        except BaseException:
+            lock.release()
+            raise
+        self._held[id(conn)] = lock
+        return conn
+
+    @staticmethod
+    def _open(path: str) -> Any:
         deadline = time.monotonic() + CONNECT_RETRY_SECONDS
         while True:
             try:
@@ -64,6 +80,14 @@ class DuckDBDialect(Dialect):
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def close(self, conn: Any) -> None:
+        try:
+            conn.close()
+        finally:
+            lock = self._held.pop(id(conn), None)
+            if lock is not None:
+                lock.release()
 
     def begin(self, conn: Any) -> None:
         conn.execute("BEGIN TRANSACTION")
@@ -75,21 +99,6 @@ class DuckDBDialect(Dialect):
 
     def query(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return conn.execute(sql, list(params)).fetchall()
-
-    def serialize_ddl(self, conn: Any, target: Target) -> None:
-        lock = _file_lock(self._path(conn))
-        lock.acquire()
-        self._held[id(conn)] = lock
-
-    def release(self, conn: Any, target: Target) -> None:
-        lock = self._held.pop(id(conn), None)
-        if lock is not None:
-            lock.release()
-
-    @staticmethod
-    def _path(conn: Any) -> str:
-        return conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
-                            "current_database()").fetchone()[0] or ":memory:"
 
     def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
         view = f"_sage_arrow_{uuid.uuid4().hex[:12]}"

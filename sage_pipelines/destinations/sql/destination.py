@@ -134,12 +134,13 @@ class SqlDestination:
         created = False
         try:
             target = self._target(conn, table)
+            # Take turns before the transaction starts, so its snapshot sees the previous
+            # writer's commit (DuckDB); PostgreSQL's advisory lock is transaction-scoped anyway.
+            d.serialize_ddl(conn, target)
             if d.transactional_ddl:
                 d.begin(conn)
-                d.serialize_ddl(conn, target)
                 created = self._prepare_table(conn, table, target)
             else:
-                d.serialize_ddl(conn, target)
                 created = self._prepare_table(conn, table, target)
                 d.begin(conn)
             d.lock_table(conn, target)
