@@ -21,7 +21,6 @@ drops every file. A concurrent commit makes the whole plan start over from the n
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pyarrow as pa
@@ -46,48 +45,31 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.update.validate import ValidationException
 
-from sage_pipelines.destinations.base import (
-    Capabilities,
-    LakeSettings,
-    Strategy,
-    TableSpec,
-    WriteResult,
-)
+from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec, WriteResult
 from sage_pipelines.destinations.iceberg.catalog import open_catalog
 from sage_pipelines.destinations.iceberg.schema import apply_schema_plan, iceberg_transform
 from sage_pipelines.destinations.lake.partitioning import TRANSFORMS, partition_fields
 from sage_pipelines.destinations.lake.rows import (
     apply_strategy,
-    collect,
     counts,
     distinct_keys,
     key_ranges,
     match_columns,
     matches,
-    prepare,
 )
-from sage_pipelines.destinations.lake.schema import conform, plan_schema
+from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
+from sage_pipelines.destinations.lake.schema import conform, plan_schema, with_declared_types
 from sage_pipelines.errors import DestinationError
 
-DEFAULT_NAMESPACE = "default"
-MAX_ATTEMPTS = 8  # whole-plan retries after a concurrent commit
-
-
-class IcebergDestination:
+class IcebergDestination(LakeDestination):
     """Iceberg tables `namespace.table` in the lake's catalog."""
 
-    capabilities = Capabilities(
-        strategies=frozenset(Strategy),
-        bulk_load="Parquet data files + one Iceberg snapshot",
-        max_identifier_length=255,
-        supports_schemas=True,
-        supports_partitioning=True,
-        transactional=True,
-        partition_transforms=TRANSFORMS,
-    )
+    format = "iceberg"
+    capabilities = lake_capabilities("Parquet data files + one Iceberg snapshot", TRANSFORMS)
+    retry_on = (CommitFailedException, ValidationException, TableAlreadyExistsError)
 
     def __init__(self, settings: LakeSettings):
-        self.settings = settings
+        super().__init__(settings)
         self._catalog = None
         self._lock = threading.Lock()
 
@@ -98,13 +80,8 @@ class IcebergDestination:
                 self._catalog = open_catalog(self.settings)
             return self._catalog
 
-    @staticmethod
-    def identifier(table: TableSpec) -> tuple[str, str]:
-        return (table.schema or DEFAULT_NAMESPACE, table.name)
-
-    def describe(self, table: TableSpec) -> str:
-        namespace, name = self.identifier(table)
-        return f"{self.settings.name}.{namespace}.{name} (iceberg)"
+    def identifier(self, table: TableSpec) -> tuple[str, str]:
+        return (self.namespace(table), table.name)
 
     # --- read -------------------------------------------------------------------------
 
@@ -116,33 +93,14 @@ class IcebergDestination:
 
     def read(self, table: TableSpec) -> pa.Table:
         data = self.load(table).scan().to_arrow()
-        return _with_declared_types(data, table)
+        return with_declared_types(data, table)
 
     # --- write ------------------------------------------------------------------------
-
-    def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
-        started = time.perf_counter()
-        upload = collect(batches, upload_id)  # a DataError propagates before the lake is touched
-        nbytes = upload.nbytes
-        upload = prepare(upload, table)
-        partitions = partition_fields(table.partitioning, upload.column_names, table.qualified_name)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                result = self._write_once(upload, table, upload_id, partitions)
-                break
-            except (CommitFailedException, ValidationException, TableAlreadyExistsError) as exc:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise DestinationError(f"{self.describe(table)}: gave up after {MAX_ATTEMPTS} "
-                                           f"concurrent commits: {exc}") from exc
-                time.sleep(0.05 * (attempt + 1))
-        result.rows, result.bytes = upload.num_rows, nbytes
-        result.seconds = time.perf_counter() - started
-        return result
 
     def _begin(self, table: TableSpec, upload: pa.Table,
                partitions: list) -> tuple[Table | None, Transaction]:
         """The table (None if new) and a transaction on it; a new table is created in it."""
-        namespace, _ = self.identifier(table)
+        namespace = self.namespace(table)
         try:
             existing = self.catalog.load_table(self.identifier(table))
             return existing, existing.transaction()
@@ -159,8 +117,8 @@ class IcebergDestination:
                     spec.add_field(column, iceberg_transform(transform))
         return None, txn
 
-    def _write_once(self, upload: pa.Table, table: TableSpec, upload_id: str,
-                    partitions: list) -> WriteResult:
+    def write_once(self, upload: pa.Table, table: TableSpec, upload_id: str) -> WriteResult:
+        partitions = partition_fields(table.partitioning, upload.column_names, table.qualified_name)
         current, txn = self._begin(table, upload, partitions)
         io = current.io if current is not None else txn._table.io  # the staged table's FileIO
         old_schema = schema_to_pyarrow(current.schema(), include_field_ids=False) if current else None
@@ -269,21 +227,3 @@ def _predicate(keys: pa.Table) -> BooleanExpression:
             term = And(GreaterThanOrEqual(r.column, r.low), LessThanOrEqual(r.column, r.high))
         expression = And(expression, term)
     return expression
-
-
-def _with_declared_types(data: pa.Table, table: TableSpec) -> pa.Table:
-    """Declared columns in their declared Arrow types, then the rest as stored."""
-    declared = {c.name: c.type.to_arrow() for c in table.table_columns}
-    arrays, fields = [], []
-    for f in data.schema:
-        column = data.column(f.name)
-        want = declared.get(f.name)
-        if want is not None and want != f.type:
-            try:
-                column = column.cast(want)
-                f = f.with_type(want)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass  # the table holds a wider type than this spec declares: keep it
-        arrays.append(column)
-        fields.append(f)
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

@@ -98,3 +98,21 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             arrays.append(pa.nulls(data.num_rows, f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def with_declared_types(data: pa.Table, table: TableSpec) -> pa.Table:
+    """Declared columns in their declared Arrow types, then the rest as stored."""
+    declared = {c.name: c.type.to_arrow() for c in table.table_columns}
+    arrays, fields = [], []
+    for f in data.schema:
+        column = data.column(f.name)
+        want = declared.get(f.name)
+        if want is not None and want != f.type:
+            try:
+                column = column.cast(want)
+                f = f.with_type(want)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass  # the table holds a wider type than this spec declares: keep it
+        arrays.append(column)
+        fields.append(f)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

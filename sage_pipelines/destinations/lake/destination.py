@@ -1,0 +1,67 @@
+"""What every lake destination does around its format-specific commit.
+
+A write reads the whole upload first (so a `DataError` leaves the lake untouched and is raised
+unchanged), refuses NULL keys, keeps the last row per key for upsert, then asks the format to
+commit once; a commit that lost a race with another writer starts over from the new table
+state, a few times, before the write fails with a `DestinationError`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import pyarrow as pa
+
+from sage_pipelines.destinations.base import Capabilities, LakeSettings, Strategy, TableSpec, WriteResult
+from sage_pipelines.destinations.lake.rows import collect, prepare
+from sage_pipelines.errors import DestinationError
+
+DEFAULT_NAMESPACE = "default"
+MAX_ATTEMPTS = 8
+
+
+def lake_capabilities(bulk_load: str, transforms: frozenset[str]) -> Capabilities:
+    """Lakes take every strategy, namespaces and partitioning, and commit atomically."""
+    return Capabilities(strategies=frozenset(Strategy), bulk_load=bulk_load, max_identifier_length=255,
+                        supports_schemas=True, supports_partitioning=True, transactional=True,
+                        partition_transforms=transforms)
+
+
+class LakeDestination:
+    """Base of the lake destinations: subclasses set `format`, `retry_on` and `write_once`."""
+
+    format: ClassVar[str] = ""
+    retry_on: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    def __init__(self, settings: LakeSettings):
+        self.settings = settings
+
+    @staticmethod
+    def namespace(table: TableSpec) -> str:
+        return table.schema or DEFAULT_NAMESPACE
+
+    def describe(self, table: TableSpec) -> str:
+        return f"{self.settings.name}.{self.namespace(table)}.{table.name} ({self.format})"
+
+    def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
+        started = time.perf_counter()
+        upload = collect(batches, upload_id)
+        nbytes = upload.nbytes
+        upload = prepare(upload, table)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                result = self.write_once(upload, table, upload_id)
+                break
+            except self.retry_on as exc:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise DestinationError(f"{self.describe(table)}: gave up after {MAX_ATTEMPTS} "
+                                           f"conflicting concurrent commits: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+        result.rows, result.bytes = upload.num_rows, nbytes
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def write_once(self, upload: pa.Table, table: TableSpec, upload_id: str) -> WriteResult:
+        """Commit the prepared upload once; raise one of `retry_on` if another commit won."""
+        raise NotImplementedError
