@@ -251,7 +251,8 @@ class HudiDestination:
             stats: dict[str, list[dict]] = {}
             for task, job in enumerate(plan.jobs):
                 stat = write_job(location, schema, job, instant, task, written)
-                stats.setdefault(job.partition, []).append(stat)
+                if stat is not None:
+                    stats.setdefault(job.partition, []).append(stat)
             replaced: dict[str, list[str]] = {}
             for s in plan.replaced:
                 replaced.setdefault(s.partition, []).append(s.file_id)

@@ -86,8 +86,12 @@ class Timeline:
         """Publish the write: the completed instant appears whole, by rename."""
         final = Instant(timestamp, action, "completed")
         temp = f"{AUX}/{final.file_name}.{timestamp}.tmp"
-        self.location.write_bytes(temp, json.dumps(metadata, indent=2).encode("utf-8"))
-        self.location.fs.move(self.location.path(temp), self.location.path(HOODIE, final.file_name))
+        try:
+            self.location.write_bytes(temp, json.dumps(metadata, indent=2).encode("utf-8"))
+            self.location.fs.move(self.location.path(temp), self.location.path(HOODIE, final.file_name))
+        except BaseException:
+            self.location.delete(temp)
+            raise
         self.instants.append(final)
 
     def abandon(self, timestamp: str, action: str) -> None:

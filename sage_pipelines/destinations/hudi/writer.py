@@ -163,6 +163,29 @@ def slice_rows(location: TableLocation, s: Slice) -> int:
     return pq.read_metadata(location.path(s.path), filesystem=location.fs).num_rows
 
 
+def may_hold(location: TableLocation, s: Slice, column: str, values: pa.Array) -> bool:
+    """Footer statistics: False only when no row group's [min, max] of the string `column` meets
+    the range of `values` (then the slice cannot hold them and is not read at all)."""
+    if len(values) == 0:
+        return False
+    bounds = pc.min_max(values).as_py()
+    lo, hi = bounds["min"], bounds["max"]
+    if lo is None or lo.startswith(_NULL_MARK):
+        return True
+    meta = pq.read_metadata(location.path(s.path), filesystem=location.fs)
+    names = meta.schema.names
+    if column not in names:
+        return True  # an older file without the column: let the reader decide
+    index = names.index(column)
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(index).statistics
+        if stats is None or not stats.has_min_max:
+            return True
+        if not (hi < stats.min or lo > stats.max):
+            return True
+    return False
+
+
 # --- planning ----------------------------------------------------------------------------
 
 class Planner:
@@ -191,6 +214,8 @@ class Planner:
         placed = pa.array(np.zeros(incoming.num_rows, dtype=bool))
         found_keys: list[pa.Array] = []
         for s in self._candidates(incoming, key_fields):
+            if not may_hold(self.location, s, RECORD_KEY, keys):
+                continue
             old_keys = read_slice(self.location, s, [RECORD_KEY]).column(RECORD_KEY)
             hit = pc.is_in(old_keys, value_set=keys)
             if not pc.any(hit).as_py():
@@ -214,7 +239,10 @@ class Planner:
         `plain_insert_if_clean`, a write that deletes nothing is a plain `commit` of inserts."""
         plan = Plan("replacecommit", operation)
         types = pa.schema([self.data_schema.field(c) for c in columns])
+        probe_stats = len(columns) == 1 and pa.types.is_string(types.field(0).type)
         for s in self._candidates(incoming, columns):
+            if probe_stats and not may_hold(self.location, s, columns[0], values):
+                continue
             old = conform(read_slice(self.location, s, columns), types)
             hit = pc.is_in(tuples(old, columns), value_set=values)
             n = pc.sum(hit).as_py() or 0
@@ -283,9 +311,9 @@ def _tuple_matcher(columns: tuple[str, ...], types: pa.Schema, values: pa.Array)
 # --- writing -----------------------------------------------------------------------------
 
 def write_job(location: TableLocation, schema: TableSchema, job: FileJob, instant: str, task: int,
-              written: list[str]) -> dict:
-    """Write the job's base file; return its Hudi write stat. `written` collects the relative
-    paths created, so a failed write can remove them."""
+              written: list[str]) -> dict | None:
+    """Write the job's base file; return its Hudi write stat (None when a replacing job has no
+    rows left). `written` collects the relative paths created, so a failed write can remove them."""
     data_schema = schema.data_schema()
     name = f"{job.file_id}_{task}-0-0_{instant}.parquet"
     relative = f"{job.partition}/{name}" if job.partition else name
@@ -310,6 +338,8 @@ def write_job(location: TableLocation, schema: TableSchema, job: FileJob, instan
                 pa.repeat(pa.scalar(name), n)]
         parts.append(_with_meta(meta, conform(new, data_schema), schema))
     table = pa.concat_tables(parts) if parts else schema.file_schema().empty_table()
+    if job.replace and table.num_rows == 0:
+        return None  # the replaced group simply disappears; no empty file group is needed
     _ensure_partition_metadata(location, job.partition, instant, written)
     written.append(relative)
     pq.write_table(table, location.path(relative), filesystem=location.fs)
