@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -16,7 +17,6 @@ from sage_pipelines.destinations.base import (
     Strategy,
     TableSpec,
     WriteResult,
-    with_sage_columns,
 )
 from sage_pipelines.destinations.hudi.schema import (
     PARTITION_PATH,
@@ -47,6 +47,7 @@ from sage_pipelines.destinations.hudi.writer import (
     write_job,
 )
 from sage_pipelines.destinations.lake.partitioning import partition_fields
+from sage_pipelines.destinations.lake.rows import collect
 from sage_pipelines.errors import ConfigError, DestinationError, SchemaChangeError
 from sage_pipelines.types import Column, Kind
 
@@ -188,15 +189,10 @@ class HudiDestination:
                key_fields: tuple[str, ...], partitioning: PartitionSpec, where: str) -> tuple[pa.Table, int]:
         """Consume the whole upload (a reader error propagates unchanged, before anything is
         written) and shape it as file rows: table schema, record keys, partition paths."""
-        collected: list[pa.RecordBatch] = []
-        nbytes = 0
-        reader = with_sage_columns(batches, upload_id)
-        for batch in reader:
-            nbytes += batch.nbytes
-            collected.append(batch)
-        rows = pa.Table.from_batches(collected, schema=reader.schema)
+        rows = collect(batches, upload_id)
+        nbytes = rows.nbytes
         if ROW_ID_COLUMN in key_fields:
-            rows = rows.append_column(ROW_ID_COLUMN, pa.array(range(rows.num_rows), pa.int64()))
+            rows = rows.append_column(ROW_ID_COLUMN, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
         for k in key_fields:
             nulls = rows.column(k).null_count
             if nulls:

@@ -37,6 +37,7 @@ from sage_pipelines.destinations.hudi.table import (
     PartitionSpec,
     TableLocation,
 )
+from sage_pipelines.destinations.lake.rows import last_per_key
 from sage_pipelines.errors import DestinationError
 
 TARGET_FILE_ROWS = 1_000_000  # rows per base file before a new file group is started
@@ -140,15 +141,6 @@ def tuples(table: pa.Table, columns: tuple[str, ...]) -> pa.ChunkedArray | pa.Ar
     return pc.binary_join_element_wise(*parts, _SEPARATOR)
 
 
-def last_row_per_key(table: pa.Table) -> pa.Table:
-    """The last row of each record key, in file order (upsert semantics)."""
-    if table.num_rows == 0:
-        return table
-    probe = pa.table({"k": table.column(RECORD_KEY), "i": pa.array(np.arange(table.num_rows))})
-    last = probe.group_by("k", use_threads=False).aggregate([("i", "max")]).column("i_max")
-    return table.take(pc.take(last, pc.sort_indices(last)))
-
-
 # --- reading existing slices -------------------------------------------------------------
 
 def read_slice(location: TableLocation, s: Slice, columns: Iterable[str] | None = None) -> pa.Table:
@@ -209,7 +201,7 @@ class Planner:
 
     def upsert(self, incoming: pa.Table, key_fields: tuple[str, ...]) -> Plan:
         plan = Plan("commit", "upsert")
-        incoming = last_row_per_key(incoming)
+        incoming = last_per_key(incoming, [RECORD_KEY])
         keys = incoming.column(RECORD_KEY).combine_chunks()
         placed = pa.array(np.zeros(incoming.num_rows, dtype=bool))
         found_keys: list[pa.Array] = []
@@ -373,5 +365,5 @@ def _ensure_partition_metadata(location: TableLocation, partition: str, instant:
     location.write_bytes(relative, f"#partition metadata\ncommitTime={instant}\npartitionDepth={depth}\n".encode())
 
 
-__all__ = ["META_COLUMNS", "FileJob", "Plan", "Planner", "Slice", "last_row_per_key", "partition_paths",
+__all__ = ["META_COLUMNS", "FileJob", "Plan", "Planner", "Slice", "partition_paths",
            "read_slice", "record_keys", "slice_rows", "tuples", "write_job"]
