@@ -274,6 +274,14 @@ def test_a_table_of_another_hudi_version_is_refused(destination, warehouse):
         write(destination, spec, "u2", [row(2)])
 
 
+def test_a_column_name_avro_cannot_hold_is_refused_before_anything_is_written(destination, warehouse):
+    columns = (Column("id", ColumnType(Kind.INTEGER)), Column("año", ColumnType(Kind.TEXT)))
+    spec = spec_of(Strategy.UPSERT, columns=columns)
+    with pytest.raises(ConfigError, match="año"):
+        write(destination, spec, "u1", [{"id": 1, "año": "2024"}])
+    assert not base_of(warehouse, spec).exists()
+
+
 def test_upsert_without_a_primary_key_is_refused(destination):
     with pytest.raises(ConfigError, match="primary_key"):
         write(destination, spec_of(Strategy.UPSERT, primary_key=()), "u1", [row(1)])

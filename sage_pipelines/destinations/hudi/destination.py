@@ -24,6 +24,7 @@ from sage_pipelines.destinations.hudi.schema import (
     ROW_ID_COLUMN,
     SAGE_COLUMNS_KEY,
     TableSchema,
+    check_column_names,
     conform,
     sage_columns,
 )
@@ -80,6 +81,7 @@ class HudiDestination:
         started = time.perf_counter()
         where = self.describe(table)
         location = self._location(table)
+        check_column_names(table.columns, where)
         key_fields = self._key_fields(table, where)
         partitioning = self._partitioning(table)
         parts = partitioning.fields

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from sage_pipelines.destinations.base import LOADED_AT_COLUMN, SAGE_COLUMNS, UPLOAD_ID_COLUMN
 from sage_pipelines.destinations.lake.schema import conform
+from sage_pipelines.errors import ConfigError
 from sage_pipelines.types import Column, ColumnType, Kind, parse_type
 
 META_COLUMNS: tuple[str, ...] = ("_hoodie_commit_time", "_hoodie_commit_seqno", "_hoodie_record_key",
@@ -30,6 +31,16 @@ ROW_ID_COLUMN = "_sage_row_id"
 SAGE_COLUMNS_KEY = "sage.columns"
 
 _AVRO_NAME = re.compile(r"[^A-Za-z0-9_]")
+_VALID_AVRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_column_names(columns: tuple[Column, ...], where: str) -> None:
+    """Hudi's read schema is Avro, whose field names are `[A-Za-z_][A-Za-z0-9_]*`; hudi-rs
+    refuses any other name, so such a table would be unreadable: refuse it before writing."""
+    for c in columns:
+        if not _VALID_AVRO_NAME.match(c.name):
+            raise ConfigError(f"{where}: column {c.name!r} cannot be a Hudi column (Avro field names "
+                              "use only ASCII letters, digits and '_' and do not start with a digit)")
 
 
 def decimal_byte_width(precision: int) -> int:
@@ -75,6 +86,7 @@ class TableSchema:
 
     def avro_json(self, table_name: str) -> str:
         record = _AVRO_NAME.sub("_", table_name)
+        record = record if record[:1].isalpha() or record[:1] == "_" else f"t_{record}"
         fields = []
         for i, c in enumerate(self.columns):
             fields.append({"name": c.name, "type": ["null", _avro_type(c.type, f"{record}.c{i}")],
