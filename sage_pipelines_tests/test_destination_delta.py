@@ -11,6 +11,7 @@ from deltalake import DeltaTable
 
 from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec
 from sage_pipelines.destinations.delta import DeltaDestination
+from sage_pipelines.errors import DestinationError
 from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.conftest import unique_name
 from sage_pipelines_tests.destination_scenarios import COLUMNS, DestinationScenarios, reader_of, row
@@ -67,3 +68,23 @@ def test_mixed_case_and_quoted_column_names_work_in_merges(destination, namespac
     destination.write(reader_of([{"Id Venta": 2, 'Monto "MN"': Decimal("9.5")}], columns), spec, "u2")
     got = sorted(destination.read(spec).select(["Id Venta", 'Monto "MN"']).to_pylist(), key=lambda r: r["Id Venta"])
     assert got == [{"Id Venta": 1, 'Monto "MN"': Decimal("1.5")}, {"Id Venta": 2, 'Monto "MN"': Decimal("9.5")}]
+
+
+def test_a_commit_that_cannot_be_written_leaves_the_previous_version_and_a_rerun_succeeds(
+        destination, namespace, tmp_path):
+    spec = _spec(namespace, Strategy.UPSERT)
+    destination.write(reader_of([row(1), row(2)]), spec, "u1")
+    before = destination.read(spec).to_pylist()
+    # A directory where the next log entry must go: delta-rs writes the data files, then cannot
+    # commit (the storage fault a crashed or conflicting writer leaves behind).
+    blocker = tmp_path / "lake" / namespace / spec.name / "_delta_log" / f"{1:020d}.json"
+    blocker.mkdir()
+    with pytest.raises(DestinationError, match="commit"):
+        destination.write(reader_of([row(2, codigo="new"), row(3)]), spec, "u2")
+    blocker.rmdir()
+    assert destination.load(spec).version() == 0
+    assert destination.read(spec).to_pylist() == before
+
+    result = destination.write(reader_of([row(2, codigo="new"), row(3)]), spec, "u2")
+    assert (result.inserted, result.updated, result.extra["version"]) == (1, 1, 1)
+    assert sorted(destination.read(spec).column("codigo").to_pylist()) == ["c", "c", "new"]

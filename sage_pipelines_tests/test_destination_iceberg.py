@@ -91,3 +91,29 @@ def _spec(namespace: str, strategy: Strategy, **kw):
     kw.setdefault("primary_key", ("id",) if strategy is not Strategy.APPEND else ())
     return TableSpec(name=f"t_{uuid.uuid4().hex[:8]}", schema=namespace, strategy=strategy,
                      columns=COLUMNS, **kw)
+
+
+def test_a_failure_at_commit_leaves_the_previous_snapshot_and_a_rerun_succeeds(
+        lake_settings, namespace, monkeypatch):
+    destination = IcebergDestination(lake_settings)
+    spec = _spec(namespace, Strategy.UPSERT)
+    destination.write(reader_of([row(1), row(2)]), spec, "u1")
+    before = destination.load(spec).current_snapshot().snapshot_id
+    before_rows = destination.read(spec).to_pylist()
+
+    catalog_class = type(destination.catalog)
+    real_commit = catalog_class.commit_table
+
+    def failing_commit(self, *args, **kwargs):  # the data files are written; the catalog fails
+        raise OSError("injected: catalog unreachable")
+
+    monkeypatch.setattr(catalog_class, "commit_table", failing_commit)
+    with pytest.raises(OSError, match="injected"):
+        destination.write(reader_of([row(2, codigo="new"), row(3)]), spec, "u2")
+    assert destination.load(spec).current_snapshot().snapshot_id == before
+    assert destination.read(spec).to_pylist() == before_rows
+
+    monkeypatch.setattr(catalog_class, "commit_table", real_commit)
+    result = destination.write(reader_of([row(2, codigo="new"), row(3)]), spec, "u2")
+    assert (result.inserted, result.updated) == (1, 1)
+    assert sorted(destination.read(spec).column("codigo").to_pylist()) == ["c", "c", "new"]
