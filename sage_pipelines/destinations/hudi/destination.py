@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -11,8 +10,6 @@ import pyarrow.compute as pc
 
 from sage_pipelines.destinations.base import (
     UPLOAD_ID_COLUMN,
-    Capabilities,
-    LakeSettings,
     SchemaChange,
     Strategy,
     TableSpec,
@@ -48,40 +45,30 @@ from sage_pipelines.destinations.hudi.writer import (
     write_job,
 )
 from sage_pipelines.destinations.lake.partitioning import partition_fields
-from sage_pipelines.destinations.lake.rows import collect
+from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
 from sage_pipelines.errors import ConfigError, DestinationError, SchemaChangeError
 from sage_pipelines.types import Column, Kind
 
-CAPABILITIES = Capabilities(
-    strategies=frozenset(Strategy),
-    bulk_load="Parquet base files (Hudi copy-on-write, table version 6)",
-    max_identifier_length=255,
-    supports_schemas=True,
-    supports_partitioning=True,
-    transactional=True,
-    partition_transforms=frozenset({"identity", "day", "month", "year"}),
-)
+CAPABILITIES = lake_capabilities("Parquet base files (Hudi copy-on-write, table version 6)",
+                                 frozenset({"identity", "day", "month", "year"}))
 
 
-class HudiDestination:
+class HudiDestination(LakeDestination):
     """Hudi copy-on-write tables at `<warehouse>/<namespace>/<table>/` (see the package docstring
-    for the supported subset)."""
+    for the supported subset). Writers of one table take turns under a file lock, so no commit
+    ever conflicts and `retry_on` stays empty."""
 
+    format = "hudi"
     capabilities = CAPABILITIES
-
-    def __init__(self, settings: LakeSettings):
-        self.settings = settings
 
     # --- the Destination interface ----------------------------------------------------------
 
-    def describe(self, table: TableSpec) -> str:
-        return f"{self.settings.name}.{self._namespace(table)}.{table.name} (hudi)"
-
-    def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
-        started = time.perf_counter()
+    def write_once(self, upload: pa.Table, table: TableSpec, upload_id: str) -> WriteResult:
+        """`upload` is the whole upload with the `_sage_*` columns (read to its end by
+        `LakeDestination.write`, NULL keys refused, the last row per key kept for upsert)."""
         where = self.describe(table)
-        location = self._location(table)
         check_column_names(table.columns, where)
+        location = self._location(table)
         key_fields = self._key_fields(table, where)
         partitioning = self._partitioning(table)
         parts = partitioning.fields
@@ -93,14 +80,12 @@ class HudiDestination:
                 self._check_layout(props, key_fields, partitioning, where)
             schema = merge_schema(stored, table, with_row_id=ROW_ID_COLUMN in key_fields, where=where,
                                   fixed=key_fields + parts)
-            incoming, nbytes = self._stage(batches, table, upload_id, schema, key_fields, partitioning, where)
+            incoming = self._stage(upload, upload_id, schema, key_fields, partitioning, where)
             slices = self._slices(location) if timeline.completed else []
             plan = self._plan(Planner(location, schema, slices, parts), table, incoming, key_fields, upload_id)
             extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields,
                                  partitioning)
-        return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted,
-                           rows=plan.inserted + plan.updated, bytes=nbytes,
-                           seconds=time.perf_counter() - started, extra=extra)
+        return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra)
 
     def read(self, table: TableSpec) -> pa.Table:
         from hudi import HudiTableBuilder
@@ -122,11 +107,8 @@ class HudiDestination:
 
     # --- steps of a write ----------------------------------------------------------------------
 
-    def _namespace(self, table: TableSpec) -> str:
-        return table.schema or "default"
-
     def _location(self, table: TableSpec) -> TableLocation:
-        return TableLocation.of(self.settings, self._namespace(table), table.name)
+        return TableLocation.of(self.settings, self.namespace(table), table.name)
 
     @staticmethod
     def _key_fields(table: TableSpec, where: str) -> tuple[str, ...]:
@@ -187,12 +169,9 @@ class HudiDestination:
         return TableSchema.from_json(text)
 
     @staticmethod
-    def _stage(batches: pa.RecordBatchReader, table: TableSpec, upload_id: str, schema: TableSchema,
-               key_fields: tuple[str, ...], partitioning: PartitionSpec, where: str) -> tuple[pa.Table, int]:
-        """Consume the whole upload (a reader error propagates unchanged, before anything is
-        written) and shape it as file rows: table schema, record keys, partition paths."""
-        rows = collect(batches, upload_id)
-        nbytes = rows.nbytes
+    def _stage(rows: pa.Table, upload_id: str, schema: TableSchema, key_fields: tuple[str, ...],
+               partitioning: PartitionSpec, where: str) -> pa.Table:
+        """Shape the upload as file rows: table schema, record keys, partition paths."""
         if ROW_ID_COLUMN in key_fields:
             rows = rows.append_column(ROW_ID_COLUMN, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
         for k in key_fields:
@@ -203,7 +182,7 @@ class HudiDestination:
         data = conform(rows, schema.data_schema())
         keys = record_keys(data, key_fields)
         paths = partition_paths(data, partitioning, where)
-        return data.append_column(RECORD_KEY, keys).append_column(PARTITION_PATH, paths), nbytes
+        return data.append_column(RECORD_KEY, keys).append_column(PARTITION_PATH, paths)
 
     @staticmethod
     def _slices(location: TableLocation) -> list[Slice]:

@@ -37,7 +37,6 @@ from sage_pipelines.destinations.hudi.table import (
     PartitionSpec,
     TableLocation,
 )
-from sage_pipelines.destinations.lake.rows import last_per_key
 from sage_pipelines.errors import DestinationError
 
 TARGET_FILE_ROWS = 1_000_000  # rows per base file before a new file group is started
@@ -200,8 +199,8 @@ class Planner:
         return list(self.slices)
 
     def upsert(self, incoming: pa.Table, key_fields: tuple[str, ...]) -> Plan:
+        """`incoming` holds one row per key (the upload's last; `lake.rows.prepare` chose it)."""
         plan = Plan("commit", "upsert")
-        incoming = last_per_key(incoming, [RECORD_KEY])
         keys = incoming.column(RECORD_KEY).combine_chunks()
         placed = pa.array(np.zeros(incoming.num_rows, dtype=bool))
         found_keys: list[pa.Array] = []
