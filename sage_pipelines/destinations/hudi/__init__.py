@@ -10,6 +10,9 @@ Supported subset (anything else is refused with a one-line `DestinationError`):
   file listing); no cleaning or archiving (old file slices stay, as time travel);
 - one writer per table, serialized by an `fcntl.flock` on `.hoodie/.aux/sage.lock` (on object
   stores: one writer process per table);
+- tables sage created: each commit carries the logical column types (`sage.columns` in its
+  `extraMetadata`); a table whose latest commit lacks them (written by Spark, say) is refused;
+- column names must be Avro names (`[A-Za-z_][A-Za-z0-9_]*`; hudi-rs cannot read others);
 - `file://` warehouses (local paths); `s3://` through pyarrow's S3 filesystem;
 - partitioning: identity on the partition columns, or day / month / year of one date or
   timestamp column (TimestampBasedKeyGenerator); hive-style paths (`fecha=2024-01-01`,

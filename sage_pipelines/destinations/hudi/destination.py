@@ -44,8 +44,8 @@ from sage_pipelines.destinations.hudi.writer import (
     tuples,
     write_job,
 )
-from sage_pipelines.destinations.lake.partitioning import partition_fields
 from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
+from sage_pipelines.destinations.lake.partitioning import partition_fields
 from sage_pipelines.errors import ConfigError, DestinationError, SchemaChangeError
 from sage_pipelines.types import Column, Kind
 

@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 
 from sage_pipelines.destinations.hudi.schema import (
     COMMIT_TIME,
-    FILE_NAME,
     META_COLUMNS,
     PARTITION_PATH,
     RECORD_KEY,
