@@ -146,3 +146,15 @@ def test_dagster_cli_lists_the_assets_and_materializes_one_partition(demo_home, 
                       "--select", "warehouse/ventas_semanales/productos", "--partition", upload)
     assert run.returncode == 0, run.stderr[-3000:]
     assert warehouse_rows(demo_home, "SELECT count(*) FROM dim_productos") == [(80,)]
+
+
+def test_sensor_skips_a_landing_folder_that_is_not_a_valid_upload(demo_home, tmp_path):
+    defs = build_definitions(demo_home)
+    sensor = defs.resolve_sensor_def("sage_landing_sensor")
+    stray = demo_home.landing / CASILLA / "stray"
+    stray.mkdir(parents=True)
+    (stray / "unknown.txt").write_text("not a catalog file", encoding="utf-8")
+    good = land_week(demo_home, tmp_path, 1, "u-good")
+    with DagsterInstance.ephemeral() as instance:
+        result = sensor(build_sensor_context(instance=instance))
+        assert [r.partition_key for r in result.run_requests] == [good]

@@ -5,7 +5,6 @@ Arrow batches; the destination's IO manager writes them. The table's whole confi
 definition metadata, so the UI shows it and the IO manager needs nothing else.
 """
 
-from __future__ import annotations
 
 from typing import Any, Iterator
 

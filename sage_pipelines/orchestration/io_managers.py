@@ -70,7 +70,7 @@ class SageIOManager(ConfigurableIOManager):
         spec = spec_from_json(meta[SPEC_KEY])
         upload_id = context.partition_key
         ids = _ids(meta)
-        tags = context.step_context.dagster_run.tags if context.has_step_context else {}
+        tags = _run_tags(context)
         server = tags.get(SERVER_TAG, "local")
         started = utcnow()
         t0 = time.perf_counter()
@@ -112,7 +112,7 @@ class SageIOManager(ConfigurableIOManager):
                 destino_id=ids["destination_id"], casilla=ids["casilla"] or "",
                 tabla=spec.qualified_name, destino=ids["destination"] or "", upload_id=upload_id,
                 estado="exito" if error is None else "fallido", estrategia=spec.strategy.value,
-                servidor_id=_server_id(session, server), razon_servidor=tags.get(SERVER_REASON_TAG),
+                servidor_id=_server_id(session, server), servidor=server, razon_servidor=tags.get(SERVER_REASON_TAG),
                 filas=result.rows if result else 0, insertadas=result.inserted if result else 0,
                 actualizadas=result.updated if result else 0, eliminadas=result.deleted if result else 0,
                 bytes=result.bytes if result else 0,
@@ -122,6 +122,14 @@ class SageIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> pa.Table:
         meta = context.upstream_output.definition_metadata if context.upstream_output else {}
         return self.open().read(spec_from_json(meta[SPEC_KEY]))
+
+
+def _run_tags(context: OutputContext) -> dict[str, str]:
+    """The run's tags (the balancer's choice lives there); none outside a run (direct IO calls)."""
+    try:
+        return dict(context.step_context.run_tags)
+    except Exception:  # noqa: BLE001 - OutputContext built without a step context
+        return {}
 
 
 def _server_id(session: Any, name: str) -> int | None:

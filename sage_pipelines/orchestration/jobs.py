@@ -7,18 +7,16 @@ use to rebuild a job from the store by name, through Dagster's public
 
 from __future__ import annotations
 
-from dagster import AssetSelection, JobDefinition, UnresolvedAssetJobDefinition, define_asset_job, in_process_executor
+from dagster import AssetSelection, JobDefinition, define_asset_job, in_process_executor
 
-from sage_pipelines.orchestration.assets import uploads_partitions
 from sage_pipelines.orchestration.naming import dagster_name, job_name
 
 
-def casilla_job(casilla: str) -> UnresolvedAssetJobDefinition:
+def casilla_job(casilla: str):
     """Runs in the run's own process: the embedded default needs no broker."""
     return define_asset_job(
         name=job_name(casilla),
         selection=AssetSelection.groups(dagster_name(casilla)),
-        partitions_def=uploads_partitions(casilla),
         executor_def=in_process_executor,
         description=f"Materialize uploads of casilla {casilla} on the local server",
     )

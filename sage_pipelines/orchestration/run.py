@@ -97,7 +97,7 @@ def root_cause(error: Any) -> str:
 def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
                        destinations: list[str] | None = None, home: SageHome | None = None,
                        run_config: dict | None = None, tags: dict[str, str] | None = None,
-                       server: str = "local") -> RunOutcome:
+                       server: str = "local", log_level: str = "WARNING") -> RunOutcome:
     home = home or SageHome.from_env()
     ensure_dagster_home(home)
     from sage_pipelines.spec.plan import load_plans
@@ -119,7 +119,8 @@ def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[
                                         reconstructor_working_directory=os.getcwd())
         run_tags = {"dagster/partition": upload_id, "sage/casilla": casilla, "sage/upload_id": upload_id,
                     **(tags or {})}
-        with execute_job(job, instance, run_config=run_config, tags=run_tags,
+        config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
+        with execute_job(job, instance, run_config=config, tags=run_tags,
                          asset_selection=selection) as result:
             outcome = RunOutcome(run_id=result.run_id, success=result.success, upload_id=upload_id)
             for event in result.all_events:

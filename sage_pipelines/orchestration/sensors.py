@@ -44,7 +44,9 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
                    and not context.instance.has_dynamic_partition(partitions_name(casilla), u)]
             if not new:
                 continue
-            _register(home, casilla, new)
+            new = _register(context, home, casilla, new)
+            if not new:
+                continue
             partition_requests.append(AddDynamicPartitionsRequest(partitions_name(casilla), new))
             requests += [RunRequest(run_key=f"{casilla}:{u}", job_name=job_name(casilla), partition_key=u,
                                     tags={"sage/casilla": casilla, "sage/upload_id": u}) for u in new]
@@ -57,11 +59,19 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
     return _landing
 
 
-def _register(home: SageHome, casilla: str, upload_ids: list[str]) -> None:
-    """Uploads dropped straight into landing get their `uploads` row too."""
+def _register(context: SensorEvaluationContext, home: SageHome, casilla: str, upload_ids: list[str]) -> list[str]:
+    """Uploads dropped straight into landing get their `uploads` row too. A folder that is not a
+    valid upload (bad id, files no catalog names) is logged and skipped, not fatal to the tick."""
+    from sage_pipelines.errors import SageError
     from sage_pipelines.store.db import session_scope
     from sage_pipelines.store.uploads import register_landed_upload
 
-    with session_scope(home) as session:
-        for upload_id in upload_ids:
-            register_landed_upload(session, home, casilla, upload_id, "landing")
+    valid = []
+    for upload_id in upload_ids:
+        try:
+            with session_scope(home) as session:
+                register_landed_upload(session, home, casilla, upload_id, "landing")
+            valid.append(upload_id)
+        except SageError as exc:
+            context.log.warning(f"skipping landing/{casilla}/{upload_id}: {exc}")
+    return valid
