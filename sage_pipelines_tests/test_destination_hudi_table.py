@@ -360,3 +360,25 @@ def test_append_is_a_commit_of_inserts_and_a_rerun_a_replacecommit_of_that_uploa
                     "_sage_upload_id:u2,_sage_row_id:0"]
     assert "_sage_row_id" not in destination.read(spec).column_names
     assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, ("u2", [row(2)]), u1]))
+
+
+def test_day_partitioning_of_a_timestamp_column_uses_utc_days(destination, warehouse):
+    columns = (Column("id", ColumnType(Kind.INTEGER)), Column("ts", ColumnType(Kind.TIMESTAMP)))
+    spec = spec_of(Strategy.UPSERT, columns=columns, partitioning=Partitioning(("ts",), "day"))
+    rows = [{"id": 1, "ts": dt.datetime(2024, 3, 1, 23, 59, 59, 999999)}, {"id": 2, "ts": dt.datetime(2024, 3, 2)},
+            {"id": 3, "ts": None}]
+    write(destination, spec, "u1", rows)
+    base = base_of(warehouse, spec)
+    assert sorted(p for p, _ in file_slices(base).values()) == [
+        "ts=2024-03-01", "ts=2024-03-02", "ts=__HIVE_DEFAULT_PARTITION__"]
+    assert properties(base)["hoodie.keygen.timebased.timestamp.type"] == "EPOCHMICROSECONDS"
+    assert sorted(destination.read(spec).select(["id", "ts"]).to_pylist(), key=lambda r: r["id"]) == rows
+
+
+def test_evolve_keeps_a_stored_column_the_upload_lacks_and_fills_it_with_null(destination, warehouse):
+    spec = spec_of(Strategy.UPSERT)
+    write(destination, spec, "u1", [row(1, nota="vieja")])
+    narrower = spec_of(Strategy.UPSERT, columns=tuple(c for c in COLUMNS if c.name != "nota"))
+    write(destination, narrower, "u2", [{k: v for k, v in row(2).items() if k != "nota"}])
+    notes = {r["id"]: r["nota"] for r in destination.read(spec).to_pylist()}
+    assert notes == {1: "vieja", 2: None}
