@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -158,3 +159,40 @@ def test_sensor_skips_a_landing_folder_that_is_not_a_valid_upload(demo_home, tmp
     with DagsterInstance.ephemeral() as instance:
         result = sensor(build_sensor_context(instance=instance))
         assert [r.partition_key for r in result.run_requests] == [good]
+
+
+def write_execution(root: Path, uuid: str, casilla: str, status: str, data: Path | None) -> Path:
+    folder = root / uuid
+    folder.mkdir(parents=True)
+    (folder / "input.yaml").write_text("sage_yaml: {name: x}\n", encoding="utf-8")
+    if data is not None:
+        (folder / f"data{data.suffix}").write_bytes(data.read_bytes())
+    (folder / "report.json").write_text(json.dumps(
+        {"summary": {"status": status}, "execution_info": {"casilla_id": casilla}}), encoding="utf-8")
+    return folder
+
+
+def test_executions_sensor_lands_successful_executions_as_uploads(demo_home, tmp_path):
+    import zipfile
+
+    from sage_pipelines.demo.data import write_week
+
+    week = write_week(tmp_path / "w1", 1)
+    package = tmp_path / "paquete.zip"
+    with zipfile.ZipFile(package, "w") as z:
+        for name in ("clientes.csv", "productos.csv", "ventas.csv"):
+            z.write(week / name, name)
+    root = demo_home.executions
+    write_execution(root, "0b6f3a2e-aaaa-4bbb-8ccc-000000000001", CASILLA, "Éxito", package)
+    write_execution(root, "0b6f3a2e-aaaa-4bbb-8ccc-000000000002", CASILLA, "Fallido", package)
+    pending = root / "0b6f3a2e-aaaa-4bbb-8ccc-000000000003"
+    pending.mkdir()  # report.json not written yet
+    defs = build_definitions(demo_home)
+    with DagsterInstance.ephemeral() as instance:
+        context = build_sensor_context(instance=instance)
+        defs.resolve_sensor_def("sage_executions_sensor")(context)
+        landed = sorted(p.name for p in (demo_home.landing / CASILLA).iterdir())
+        assert landed == ["0b6f3a2e-aaaa-4bbb-8ccc-000000000001"]
+        result = defs.resolve_sensor_def("sage_landing_sensor")(build_sensor_context(instance=instance))
+        assert [r.partition_key for r in result.run_requests] == landed
+    assert "0b6f3a2e-aaaa-4bbb-8ccc-000000000003" not in json.loads(context.cursor)

@@ -12,6 +12,7 @@ from pathlib import Path
 from dagster import Definitions
 
 from sage_pipelines.orchestration.assets import build_assets, casillas_of
+from sage_pipelines.orchestration.executions import build_executions_sensor
 from sage_pipelines.orchestration.jobs import casilla_job
 from sage_pipelines.orchestration.schedules import build_schedule
 from sage_pipelines.orchestration.sensors import build_landing_sensor
@@ -37,7 +38,11 @@ def build_definitions(home: SageHome | None = None) -> Definitions:
     by_casilla = casillas_of(plans)
     jobs = {casilla: casilla_job(casilla) for casilla in by_casilla}
     schedules = [build_schedule(plan, jobs[plan.casilla]) for plan in plans if plan.schedule]
-    sensors = [build_landing_sensor(sorted(by_casilla), home, list(jobs.values()))] if jobs else []
-    return Definitions(assets=assets, jobs=list(jobs.values()), sensors=sensors,
+    from sage_pipelines.orchestration.routing import server_jobs
+
+    all_jobs = list(jobs.values()) + server_jobs(sorted(by_casilla), home)  # one per remote server too
+    sensors = ([build_landing_sensor(sorted(by_casilla), home, all_jobs), build_executions_sensor(home)]
+               if jobs else [])
+    return Definitions(assets=assets, jobs=all_jobs, sensors=sensors,
                        schedules=schedules, resources=resources)
 
