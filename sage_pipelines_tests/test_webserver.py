@@ -1,0 +1,61 @@
+"""The Dagster UI's GraphQL API serves our code location: assets, groups, partitions."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def webserver(demo_home):
+    port = free_port()
+    env = {**os.environ, "SAGE_HOME": str(demo_home.root), "DAGSTER_HOME": str(demo_home.dagster_home)}
+    proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-m", "sage_pipelines.definitions",
+                             "-h", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"webserver did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.mark.slow
+def test_graphql_lists_the_casilla_assets_in_their_group(webserver):
+    data = graphql(webserver, "{ assetNodes { assetKey { path } groupName partitionDefinition { name } } }")
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in data["data"]["assetNodes"]}
+    for table in ("clientes", "productos", "ventas"):
+        node = nodes[f"warehouse/{CASILLA}/{table}"]
+        assert node["groupName"] == CASILLA
+        assert node["partitionDefinition"]["name"] == f"uploads_{CASILLA}"
