@@ -29,6 +29,7 @@ from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
 from sage_pipelines.errors import DestinationError
+from sage_pipelines.store.drivers import pymysql_kwargs
 from sage_pipelines.types import Kind
 
 LOCK_TIMEOUT_SECONDS = 300
@@ -55,11 +56,10 @@ class MySQLDialect(Dialect):
     driver_errors = (pymysql.Error,)
 
     def connect(self, settings: ConnectionSettings) -> Any:
-        conn = pymysql.connect(host=settings.host or "localhost", port=settings.port or 3306,
-                               user=settings.user, password=settings.password() or "",
-                               database=settings.database, charset="utf8mb4", local_infile=True,
-                               autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                               **dict(settings.options))
+        kwargs = pymysql_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
+        kwargs.update(password=settings.password() or "", charset="utf8mb4", local_infile=True,
+                      autocommit=True)
+        conn = pymysql.connect(**kwargs)
         self.run(conn, "SET SESSION sql_mode = %s", (STRICT_MODE,))
         return conn
 

@@ -21,9 +21,10 @@ from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, Typ
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
+from sage_pipelines.store.drivers import psycopg_kwargs
 from sage_pipelines.types import Kind
 
-DEFAULT_CONNECT_TIMEOUT = "10"
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class PostgresDialect(Dialect):
@@ -39,10 +40,11 @@ class PostgresDialect(Dialect):
     driver_errors = (psycopg.Error,)
 
     def connect(self, settings: ConnectionSettings) -> Any:
-        options = {"connect_timeout": DEFAULT_CONNECT_TIMEOUT, **dict(settings.options)}
-        return psycopg.connect(host=settings.host or "localhost", port=settings.port or 5432,
-                               user=settings.user, password=settings.password(),
-                               dbname=settings.database, **options)
+        kwargs = psycopg_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
+        password = settings.password()
+        if password is not None:
+            kwargs["password"] = password
+        return psycopg.connect(**kwargs)
 
     def serialize_ddl(self, conn: Any, target: Target) -> None:
         self.run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",

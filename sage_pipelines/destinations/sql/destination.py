@@ -27,6 +27,8 @@ from sage_pipelines.destinations.sql.dialect import ColumnDef, Dialect, Target
 from sage_pipelines.destinations.sql.evolution import Wanted, plan_changes
 from sage_pipelines.destinations.sql.staging import ROW_COLUMN, StagedRows
 from sage_pipelines.errors import DestinationError, SageError
+from sage_pipelines.security import known_secrets, redact
+from sage_pipelines.store.drivers import explain_connect_error
 from sage_pipelines.types import Column
 
 MAX_UPLOAD_ID = 64  # _sage_upload_id is VARCHAR(64)
@@ -84,14 +86,15 @@ class SqlDestination:
 
     # --- connections ---------------------------------------------------------------------
 
-    def _reason(self, exc: BaseException) -> str:
-        """The driver's message on one line, with the password (if any) masked."""
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+    def _secret(self) -> str | None:
         try:
-            secret = self.settings.password()
+            return self.settings.password()
         except Exception:  # noqa: BLE001 - a failing decrypt must not hide the real error
-            secret = None
-        return reason.replace(secret, "***") if secret else reason
+            return None
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's message on one line, with any secret masked."""
+        return " ".join(redact(str(exc) or type(exc).__name__, self._secret(), *known_secrets()).split())
 
     def _connect(self) -> Any:
         try:
@@ -99,8 +102,9 @@ class SqlDestination:
         except SageError:
             raise
         except Exception as exc:  # noqa: BLE001 - every driver failure becomes one clear line
+            _, reason = explain_connect_error(self.settings, exc, (self._secret(),))
             raise DestinationError(f"connection {self.connection_label!r} ({self.dialect.kind}): "
-                                   f"cannot connect: {self._reason(exc)}") from None
+                                   f"cannot connect: {reason}") from None
 
     def _failed(self, exc: BaseException, target: Target | None) -> BaseException:
         if isinstance(exc, SageError) or not isinstance(exc, self.dialect.driver_errors):
