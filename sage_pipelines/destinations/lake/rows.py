@@ -60,6 +60,8 @@ def last_per_key(upload: pa.Table, keys: list[str]) -> pa.Table:
     """One row per key: the last in file order, the others dropped; the order kept."""
     if upload.num_rows < 2:
         return upload
+    if len(keys) == 1 and len(pc.unique(upload.column(keys[0]))) == upload.num_rows:
+        return upload  # the common case, found with one hash pass
     indexed = upload.select(keys).append_column(_ROW, pa.array(np.arange(upload.num_rows, dtype=np.int64)))
     last = indexed.group_by(keys, use_threads=False).aggregate([(_ROW, "max")])
     if last.num_rows == upload.num_rows:
@@ -70,6 +72,8 @@ def last_per_key(upload: pa.Table, keys: list[str]) -> pa.Table:
 
 def distinct_keys(upload: pa.Table, columns: tuple[str, ...]) -> pa.Table:
     """The distinct values of `columns` in the upload."""
+    if len(columns) == 1:
+        return pa.table([pc.unique(upload.column(columns[0]))], names=list(columns))
     return upload.select(list(columns)).group_by(list(columns), use_threads=False).aggregate([])
 
 
