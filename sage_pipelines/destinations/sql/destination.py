@@ -190,7 +190,7 @@ class SqlDestination:
         defs = self._column_defs(table, table.table_columns)
         if not existing:
             if target.schema and d.capabilities.supports_schemas:
-                d.run(conn, d.create_schema_sql(target.schema))
+                d.create_schema(conn, target.schema)
             key = table.primary_key if table.strategy is Strategy.UPSERT else ()
             d.run(conn, d.create_table_sql(target, defs, key))
             if table.strategy is Strategy.DELETE_INSERT:

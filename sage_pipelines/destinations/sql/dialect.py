@@ -89,9 +89,8 @@ class Dialect:
 
     def fetch_arrow(self, conn: Any, sql: str, schema: pa.Schema) -> pa.Table:
         """Run a SELECT and return its rows with `schema` (used by `read`, not the hot path)."""
-        cur = conn.cursor()
+        cur = self.select(conn, sql)
         try:
-            cur.execute(sql, ())
             batches = []
             while chunk := cur.fetchmany(10_000):
                 columns = list(zip(*chunk))
@@ -100,6 +99,16 @@ class Dialect:
             return pa.Table.from_batches(batches, schema=schema)
         finally:
             cur.close()
+
+    def select(self, conn: Any, sql: str) -> Any:
+        """A cursor that has run `sql` (a statement without parameters)."""
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, ())
+        except BaseException:
+            cur.close()
+            raise
+        return cur
 
     def arrow_values(self, values: list[Any], type_: pa.DataType) -> pa.Array:
         return pa.array(values, type=type_)
@@ -153,6 +162,11 @@ class Dialect:
 
     def create_schema_sql(self, schema: str) -> str:
         return f"CREATE SCHEMA IF NOT EXISTS {self.q.ident(schema)}"
+
+    def create_schema(self, conn: Any, schema: str) -> None:
+        """Create the schema when missing. A dialect whose statement takes the name as a bound
+        value (SQL Server's dynamic CREATE SCHEMA) overrides this."""
+        self.run(conn, self.create_schema_sql(schema))
 
     def create_table_sql(self, target: Target, columns: list[ColumnDef],
                          primary_key: Sequence[str]) -> str:
