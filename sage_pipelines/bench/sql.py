@@ -6,7 +6,8 @@ For each database, one run times:
 - floor: the database's own bulk load of the same CSV (COPY / LOAD DATA) into a staging table plus
   the same single SQL statement, driven directly;
 - executemany: the same upsert statement with bound rows, 10,000 per batch;
-- pandas to_sql in 10,000-row chunks: timed on a subset and extrapolated (it is that slow).
+- pandas to_sql in 10,000-row chunks, with its default method (executemany) and with
+  method='multi' (chunks shrunk to fit 65,535 parameters): timed on a subset and extrapolated.
 Peak RSS is the process's maximum resident set after our writes (the CSV is generated in chunks).
 """
 
@@ -158,6 +159,7 @@ class Bench:
     """One database's runs; subclasses provide the raw floor, executemany and to_sql."""
 
     kind = ""
+    max_params = 65_535  # bound parameters per statement (to_sql multi packs a chunk in one)
 
     def __init__(self, base: Path, upload: Path, rows: int):
         self.base, self.upload, self.rows = base, upload, rows
@@ -186,9 +188,12 @@ class Bench:
         self.ours(Strategy.TRUNCATE_INSERT, self.base, "base")
         out.append(Timing(self.kind, "executemany upsert, 10,000/batch", timed(self.executemany), n))
         subset = min(to_sql_rows, n)
-        seconds = timed(lambda: self.to_sql(subset))
-        out.append(Timing(self.kind, "pandas to_sql, 10,000/chunk", seconds * n / subset, n,
-                          note=f"timed on {subset:,} rows ({seconds:.1f} s), extrapolated"))
+        for method in (None, "multi"):
+            chunk = min(BATCH, self.max_params // len(NAMES)) if method else BATCH
+            seconds = timed(lambda: self.to_sql(subset, method, chunk))
+            label = f"pandas to_sql{' multi' if method else ''}, {chunk:,}/chunk"
+            out.append(Timing(self.kind, label, seconds * n / subset, n,
+                              note=f"timed on {subset:,} rows ({seconds:.1f} s), extrapolated"))
         out.append(Timing(self.kind, "peak RSS after our writes (MB)", rss, 0))
         return out
 
@@ -251,14 +256,14 @@ class PostgresBench(Bench):
             for rows in rows_of(self.upload):
                 cur.executemany(sql, [r + ("many", now) for r in rows])
 
-    def to_sql(self, limit: int) -> None:
+    def to_sql(self, limit: int, method: str | None, chunk: int) -> None:
         import pandas as pd
         import sqlalchemy
 
         engine = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
         frame = pd.DataFrame([r for rows in rows_of(self.upload, limit) for r in rows], columns=NAMES)
         frame.to_sql(f"{self.table}_to_sql", engine, schema=self.schema, if_exists="replace",
-                     index=False, chunksize=BATCH)
+                     index=False, chunksize=chunk, method=method)
         engine.dispose()
 
     def cleanup(self) -> None:
@@ -321,13 +326,13 @@ class MySQLBench(Bench):
         finally:
             conn.close()
 
-    def to_sql(self, limit: int) -> None:
+    def to_sql(self, limit: int, method: str | None, chunk: int) -> None:
         import pandas as pd
         import sqlalchemy
 
         engine = sqlalchemy.create_engine(f"mysql+pymysql://root@{MYSQL_HOST}/{self.schema}")
         frame = pd.DataFrame([r for rows in rows_of(self.upload, limit) for r in rows], columns=NAMES)
-        frame.to_sql(f"{self.table}_to_sql", engine, if_exists="replace", index=False, chunksize=BATCH)
+        frame.to_sql(f"{self.table}_to_sql", engine, if_exists="replace", index=False, chunksize=chunk, method=method)
         engine.dispose()
 
     def cleanup(self) -> None:
