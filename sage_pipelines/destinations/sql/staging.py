@@ -58,6 +58,8 @@ class StagedRows:
                 self.rows += n
                 self.bytes += batch.nbytes
                 yield pa.RecordBatch.from_arrays(list(batch.columns) + [ordinal], schema=self.schema)
+        except GeneratorExit:
+            raise  # the consumer stopped early (its driver failed): not the reader's error
         except BaseException as exc:
             self.error = exc
             raise

@@ -24,6 +24,7 @@ transaction.
 from __future__ import annotations
 
 import hashlib
+import socket
 import uuid
 from typing import Any, Sequence
 
@@ -79,6 +80,8 @@ class SQLServerDialect(Dialect):
 
     def connect(self, settings: ConnectionSettings) -> Any:
         kwargs = pymssql_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
+        # FreeTDS reports an unknown host as "Unknown error"; resolving first names the host.
+        socket.getaddrinfo(kwargs["server"], kwargs["port"])
         kwargs.setdefault("tds_version", DEFAULT_TDS_VERSION)
         kwargs.update(timeout=QUERY_TIMEOUT_SECONDS, autocommit=True, charset="UTF-8")
         password = settings.password()
