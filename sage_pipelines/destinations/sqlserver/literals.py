@@ -17,6 +17,7 @@ convert to DATE), so dates and timestamps travel as ISO text inside an explicit
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Sequence
 
 import pyarrow as pa
@@ -62,11 +63,20 @@ def check_no_nul(batch: pa.RecordBatch) -> None:
 
 
 def python_values(column: pa.Array) -> list[Any]:
-    """One column as the Python values the driver quotes: text, int, bool and Decimal as they
-    are (Decimal keeps every digit); dates and timestamps as ISO text formatted by Arrow."""
+    """One column as the Python values the driver quotes: text, int and bool as they are;
+    dates and timestamps as ISO text formatted by Arrow; decimals as their exact digits in
+    fixed-point text (Arrow formats them; the rare value it spells with an exponent, such as
+    -1E-10, is rewritten by `Decimal`, because SQL Server will not convert `1E-10` text to
+    DECIMAL). Text is about three times cheaper than Decimal objects here."""
     t = column.type
     if pa.types.is_date(t) or pa.types.is_timestamp(t):
         return pc.cast(column, pa.string()).to_pylist()
+    if pa.types.is_decimal(t):
+        text = pc.cast(column, pa.string())
+        values = text.to_pylist()
+        if pc.any(pc.match_substring(text, "E")).as_py():
+            values = [v if v is None or "E" not in v else format(Decimal(v), "f") for v in values]
+        return values
     return column.to_pylist()
 
 
