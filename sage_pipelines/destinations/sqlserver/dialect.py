@@ -81,7 +81,7 @@ class SQLServerDialect(Dialect):
     def connect(self, settings: ConnectionSettings) -> Any:
         kwargs = pymssql_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
         # FreeTDS reports an unknown host as "Unknown error"; resolving first names the host.
-        socket.getaddrinfo(kwargs["server"], kwargs["port"])
+        socket.getaddrinfo(str(kwargs["server"]).split("\\")[0], kwargs["port"])  # host\\instance
         kwargs.setdefault("tds_version", DEFAULT_TDS_VERSION)
         kwargs.update(timeout=QUERY_TIMEOUT_SECONDS, autocommit=True, charset="UTF-8")
         password = settings.password()
