@@ -8,6 +8,8 @@ input reads the table back as an Arrow table, so downstream assets can build on 
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from typing import Any, ClassVar, Optional
 
@@ -95,6 +97,8 @@ class SageIOManager(ConfigurableIOManager):
             "seconds": MetadataValue.float(round(result.seconds, 4)),
             "strategy": MetadataValue.text(spec.strategy.value),
             "server": MetadataValue.text(server),
+            "sage/host": MetadataValue.text(socket.gethostname()),  # where the step ran (routing proof)
+            "sage/pid": MetadataValue.int(os.getpid()),
         }
         for key, value in result.extra.items():
             metadata[f"sage/{key}"] = value if isinstance(value, (int, float, str, bool)) else MetadataValue.json(value)

@@ -97,15 +97,22 @@ def root_cause(error: Any) -> str:
 def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
                        destinations: list[str] | None = None, home: SageHome | None = None,
                        run_config: dict | None = None, tags: dict[str, str] | None = None,
-                       server: str = "local", log_level: str = "WARNING") -> RunOutcome:
+                       server: str = "auto", log_level: str = "WARNING",
+                       asset_keys: list[AssetKey] | None = None) -> RunOutcome:
+    """`server="auto"`: the balancer groups the steps into one run per server (routing.py)."""
     home = home or SageHome.from_env()
     ensure_dagster_home(home)
+    if server == "auto":
+        from sage_pipelines.orchestration.routing import materialize_routed
+
+        return materialize_routed(casilla, upload_id, tables, destinations, home, run_config, tags,
+                                  log_level=log_level)
     from sage_pipelines.spec.plan import load_plans
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:
         plans = load_plans(session)
-    selection = _selection(plans, casilla, tables, destinations)
+    selection = asset_keys if asset_keys is not None else _selection(plans, casilla, tables, destinations)
     upload_id = upload_id or latest_upload(home, casilla)
     if not home.upload_dir(casilla, upload_id).is_dir():
         raise ConfigError(f"casilla {casilla!r} has no upload {upload_id!r}")
@@ -118,7 +125,7 @@ def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())
         run_tags = {"dagster/partition": upload_id, "sage/casilla": casilla, "sage/upload_id": upload_id,
-                    **(tags or {})}
+                    "sage/server": server, **(tags or {})}
         config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
         with execute_job(job, instance, run_config=config, tags=run_tags,
                          asset_selection=selection) as result:
@@ -130,6 +137,10 @@ def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[
                                                        {k: v.value for k, v in mat.metadata.items()}))
                 elif event.event_type == DagsterEventType.STEP_FAILURE:
                     outcome.errors.append(f"{event.step_key}: {root_cause(event.event_specific_data.error)}")
+                elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
+                    error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
+                    if error is not None:
+                        outcome.errors.append(root_cause(error))
             return outcome
     finally:
         instance.dispose()

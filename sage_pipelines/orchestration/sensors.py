@@ -12,7 +12,6 @@ import json
 from dagster import (
     AddDynamicPartitionsRequest,
     DefaultSensorStatus,
-    RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -20,7 +19,7 @@ from dagster import (
     sensor,
 )
 
-from sage_pipelines.orchestration.naming import job_name, partitions_name
+from sage_pipelines.orchestration.naming import partitions_name
 from sage_pipelines.settings import SageHome
 
 
@@ -48,8 +47,9 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
             if not new:
                 continue
             partition_requests.append(AddDynamicPartitionsRequest(partitions_name(casilla), new))
-            requests += [RunRequest(run_key=f"{casilla}:{u}", job_name=job_name(casilla), partition_key=u,
-                                    tags={"sage/casilla": casilla, "sage/upload_id": u}) for u in new]
+            from sage_pipelines.orchestration.routing import upload_run_requests
+
+            requests += upload_run_requests(home, casilla, new)  # one run per upload and chosen server
             seen[casilla] = sorted(known | set(new))
         if not requests:
             return SkipReason("no new uploads")
