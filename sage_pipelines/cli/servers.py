@@ -45,9 +45,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
         rows = []
         for server, probe in refresh_status(session, timeout=args.timeout):
             m = server.metricas
-            rows.append((server.nombre, server.tipo, server.estado, ",".join(probe.nodes), probe.active,
+            rows.append((server.nombre, server.tipo, server.estado, ",".join(probe.nodes) or "-", probe.active,
                          probe.reserved, server.capacidad, m.get("steps_ok", 0), m.get("steps_failed", 0),
-                         server.ultimo_heartbeat.isoformat(timespec="seconds") if server.ultimo_heartbeat else "",
+                         server.ultimo_heartbeat.isoformat(timespec="seconds") if server.ultimo_heartbeat else "-",
                          probe.error or ""))
     print_rows(("NAME", "TYPE", "STATE", "NODES", "ACTIVE", "RESERVED", "CAPACITY", "DONE", "FAILED",
                 "LAST_HEARTBEAT", "ERROR"), rows)

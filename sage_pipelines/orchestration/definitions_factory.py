@@ -43,6 +43,10 @@ def build_definitions(home: SageHome | None = None) -> Definitions:
     all_jobs = list(jobs.values()) + server_jobs(sorted(by_casilla), home)  # one per remote server too
     sensors = ([build_landing_sensor(sorted(by_casilla), home, all_jobs), build_executions_sensor(home)]
                if jobs else [])
+    if len(all_jobs) > len(jobs):  # remote servers exist: watch them (servers/monitor.py)
+        from sage_pipelines.servers.monitor import build_servers_sensor
+
+        sensors.append(build_servers_sensor(home))
     return Definitions(assets=assets, jobs=all_jobs, sensors=sensors,
                        schedules=schedules, resources=resources)
 
