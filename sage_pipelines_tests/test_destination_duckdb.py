@@ -73,3 +73,14 @@ def make_spec_for():
         return TableSpec(name=f"t_{uuid.uuid4().hex[:8]}", columns=COLUMNS, schema=schema,
                          strategy=strategy, **kw)
     return make
+
+
+def test_a_null_delete_by_value_is_refused_and_leaves_the_table_as_it_was(destination, make_spec_for):
+    from sage_pipelines.errors import SageError
+
+    spec = make_spec_for(Strategy.DELETE_INSERT, delete_by=("semana",))
+    destination.write(reader_of([row(1, semana=1)]), spec, "u1")
+    before = destination.read(spec).to_pylist()
+    with pytest.raises(SageError):
+        destination.write(reader_of([row(2, semana=None)]), spec, "u2")
+    assert destination.read(spec).to_pylist() == before

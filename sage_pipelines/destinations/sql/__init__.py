@@ -5,6 +5,17 @@ how to connect, lock and bulk-load, and the statements whose syntax differs) plu
 `SqlDestination`, which owns the algorithm: check names, create or evolve the table, stage the
 upload through the database's bulk path, apply the strategy with one set-based statement, all
 inside one transaction.
+
+Adding a database (e.g. SQL Server) is one module with a `Dialect` subclass and a two-line
+`SqlDestination` subclass (see `postgres.py`, `mysql.py`, `duckdb.py`):
+- data: `kind`, `capabilities`, `type_map` (DDL strings + information_schema names), `q` (a
+  `Quoter` over the SQLAlchemy dialect, with the identifier limit), `param` (the driver's
+  placeholder), `transactional_ddl`, `driver_errors`;
+- driver: `connect` (via `store.drivers`), `begin`, `serialize_ddl`/`release` (make writers of
+  one table take turns), `lock_table`, `create_staging`/`load_staging`/`drop_staging` (the bulk
+  path; `staging.encode_text` gives the escaped tab-separated text COPY / LOAD DATA read);
+- statements that differ: e.g. `upsert_sql` (MERGE), `delete_matching_sql`, `widen_column_sql`,
+  `create_schema_sql`, `dedup_sql`, and `upsert` when counts come cheaper another way.
 """
 
 from sage_pipelines.destinations.sql.destination import SqlDestination

@@ -175,12 +175,14 @@ class SqlDestination:
             pass
 
     def _column_defs(self, table: TableSpec, columns: tuple[Column, ...]) -> list[ColumnDef]:
+        """Key and delete_by columns are NOT NULL: SQL's `=` never matches NULL, so a NULL there
+        could never be updated or replaced; such a row is refused instead."""
         keys = set(table.primary_key)
         if table.strategy is Strategy.DELETE_INSERT:
             keys |= set(table.effective_delete_by)
         tm = self.dialect.type_map
         return [ColumnDef(c.name, tm.ddl(c.type, key=c.name in keys),
-                          nullable=c.nullable and c.name not in table.primary_key)
+                          nullable=c.nullable and c.name not in keys)
                 for c in columns]
 
     def _prepare_table(self, conn: Any, table: TableSpec, target: Target) -> bool:
