@@ -17,6 +17,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from sage_pipelines.settings import SageHome
 
 CASILLA = "remotos"
@@ -36,6 +38,44 @@ _FIELDS = """
       - {name: fecha, type: fecha}
       - {name: activo, type: booleano}
 """
+
+
+@pytest.fixture(scope="module")
+def module_schema():
+    """A PostgreSQL schema shared by one test module (its worker writes there), dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    from sage_pipelines_tests.conftest import PG_URL
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    yield name
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+class scoped_env:
+    """Set environment variables for a module's fixtures and put the old values back after."""
+
+    KEYS = ("SAGE_HOME", "DAGSTER_HOME", "SAGE_STORE_URL", "SAGE_WORKER_LOST_SECONDS")
+
+    def __init__(self, **values: str) -> None:
+        self.values = values
+
+    def __enter__(self) -> "scoped_env":
+        self.saved = {k: os.environ.get(k) for k in set(self.KEYS) | set(self.values)}
+        os.environ.update(self.values)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def casilla_yaml() -> str:

@@ -6,48 +6,38 @@ from __future__ import annotations
 import os
 import uuid
 
-import psycopg
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from sage_pipelines.orchestration.definitions_factory import build_definitions
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines_tests.conftest import PG_URL
-from sage_pipelines_tests.servers_fixtures import (CASILLA, KB, MB, Worker, add_remote, apply, build_home,
-                                                   make_upload, table_rows)
+from sage_pipelines_tests.servers_fixtures import module_schema  # noqa: F401 (a fixture)
+from sage_pipelines_tests.servers_fixtures import (CASILLA, KB, MB, Worker, add_remote, apply, build_home, make_upload,
+                                                   scoped_env, table_rows)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def schema():
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-@pytest.fixture(scope="module")
-def remote(tmp_path_factory, schema):
+def remote(tmp_path_factory, module_schema):
     """A SAGE_HOME with remote server `r<hex>` (capacity 1, Redis) and its worker running."""
-    saved = {k: os.environ.get(k) for k in ("SAGE_HOME", "DAGSTER_HOME", "SAGE_STORE_URL")}
-    root = tmp_path_factory.mktemp("routing") / "sage_home"
-    home = build_home(root, schema)
-    apply(home)
-    name = f"r{uuid.uuid4().hex[:8]}"
-    add_remote(home, name, capacity=1)
-    worker = Worker(home, name, root.parent / "worker.log")
-    try:
-        yield home, name, worker.start()
-    finally:
-        worker.kill()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with scoped_env():
+        root = tmp_path_factory.mktemp("routing") / "sage_home"
+        home = build_home(root, module_schema)
+        apply(home)
+        name = f"r{uuid.uuid4().hex[:8]}"
+        add_remote(home, name, capacity=1)
+        worker = Worker(home, name, root.parent / "worker.log")
+        try:
+            yield home, name, worker.start()
+        finally:
+            worker.kill()
+
+
+@pytest.fixture
+def schema(module_schema):
+    return module_schema
 
 
 def by_table(outcome) -> dict[str, dict]:

@@ -3,7 +3,6 @@ RabbitMQ, a broker that is down, and the Dagster sensor that fails runs orphaned
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -16,36 +15,26 @@ from dagster import DagsterInstance, DagsterRunStatus
 from sage_pipelines.cli import main as sage_main
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines_tests.conftest import PG_URL
+from sage_pipelines_tests.servers_fixtures import module_schema  # noqa: F401 (a fixture)
 from sage_pipelines_tests.servers_fixtures import (CASILLA, KB, MB, RABBIT, Worker, add_remote, apply, build_home,
-                                                   make_upload, table_rows)
+                                                   make_upload, scoped_env, table_rows)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 LOST_SECONDS = "4"
 
 
 @pytest.fixture(scope="module")
-def schema():
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+def home(tmp_path_factory, module_schema):
+    with scoped_env(SAGE_WORKER_LOST_SECONDS=LOST_SECONDS):
+        root = tmp_path_factory.mktemp("workers") / "sage_home"
+        home = build_home(root, module_schema)
+        apply(home)
+        yield home
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, schema):
-    saved = {k: os.environ.get(k) for k in ("SAGE_HOME", "DAGSTER_HOME", "SAGE_STORE_URL", "SAGE_WORKER_LOST_SECONDS")}
-    os.environ["SAGE_WORKER_LOST_SECONDS"] = LOST_SECONDS
-    root = tmp_path_factory.mktemp("workers") / "sage_home"
-    home = build_home(root, schema)
-    apply(home)
-    yield home
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+@pytest.fixture
+def schema(module_schema):
+    return module_schema
 
 
 @pytest.fixture
