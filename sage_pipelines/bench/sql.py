@@ -385,4 +385,10 @@ def run(args: argparse.Namespace) -> None:
             finally:
                 bench.cleanup()
             print(f"{cls.kind}: done", flush=True)
+            if cls.kind == "postgresql":
+                from sage_pipelines.bench.e2e import materialize_seconds
+
+                timings.append(Timing("postgresql", "sage materialize (Dagster): upsert",
+                                      materialize_seconds(PG_URL, SAGE_YAML, base, upload), rows,
+                                      note="end to end: upload file to committed table, run included"))
         print_table(timings)

@@ -1,0 +1,69 @@
+"""`sage materialize` end to end (Dagster included) on the SQL benchmark's files.
+
+A throwaway SAGE_HOME gets a PostgreSQL secret and connection, the benchmark's casilla and an
+upsert materialization; the base file is materialized first (untimed), then the upload is timed
+from `materialize_upload` to the committed table — reading, Dagster's run and step machinery,
+the write, history and metadata — to sit beside the raw floor in the same table.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+MATERIALIZATION = """
+materialization:
+  name: bench_e2e
+  casilla: bench_ventas
+  destinations:
+    pg: {{connection: bench_pg}}
+  tables:
+    ventas:
+      table: {schema}.bench_e2e
+      primary_key: [id_venta]
+      strategy: upsert
+      columns: {{precio: {{type: "decimal(12,2)"}}, total: {{type: "decimal(14,2)"}}}}
+"""
+
+
+def materialize_seconds(pg_url: str, sage_yaml: str, base: Path, upload: Path) -> float:
+    import psycopg
+
+    from sage_pipelines.cli.setup import init_home
+    from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
+    from sage_pipelines.settings import SageHome
+    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.store.casillas import register_casilla
+    from sage_pipelines.store.connections import add_connection
+    from sage_pipelines.store.db import session_scope
+    from sage_pipelines.store.secrets import add_secret
+    from sage_pipelines.store.uploads import add_upload
+
+    url = urlparse(pg_url)
+    schema = f"sage_bench_e2e_{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory(prefix="sage_bench_home_") as tmp:
+        home = init_home(SageHome(Path(tmp)))
+        with session_scope(home) as s:
+            add_secret(s, "bench_pg", "postgresql", host=url.hostname, port=url.port or 5432,
+                       user=url.username, database=url.path.lstrip("/"), home=home)
+        with session_scope(home) as s:
+            add_connection(s, "bench_pg", "bench_pg")
+        with session_scope(home) as s:
+            register_casilla(s, "bench_ventas", sage_yaml, "bench.yaml")
+        with session_scope(home) as s:
+            apply_materialization(s, MATERIALIZATION.format(schema=schema), "bench_e2e.yaml")
+        ids = []
+        for path in (base, upload):
+            with session_scope(home) as s:
+                ids.append(add_upload(s, home, "bench_ventas", path).id)
+        try:
+            raise_for_failure(materialize_upload("bench_ventas", ids[0], home=home))
+            started = time.perf_counter()
+            raise_for_failure(materialize_upload("bench_ventas", ids[1], home=home))
+            return time.perf_counter() - started
+        finally:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # generated name
