@@ -45,6 +45,9 @@ def ensure_dagster_home(home: SageHome) -> Path:
     target = dagster_home / "dagster.yaml"
     if not target.exists() and REPO_DAGSTER_YAML.exists():
         shutil.copyfile(REPO_DAGSTER_YAML, target)
+    from sage_pipelines.servers.instance import configure_instance_yaml
+
+    configure_instance_yaml(target, home)  # PostgreSQL storage (SAGE_DAGSTER_PG_URL), per-server run limits
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ["SAGE_HOME"] = str(home.root)
     return dagster_home

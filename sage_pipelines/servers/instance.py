@@ -89,6 +89,4 @@ def sync_instance_limits(home: SageHome) -> Path:
     """Re-write the instance's dagster.yaml after servers changed; returns DAGSTER_HOME."""
     from sage_pipelines.orchestration.run import ensure_dagster_home
 
-    dagster_home = ensure_dagster_home(home)
-    configure_instance_yaml(dagster_home / "dagster.yaml", home)
-    return dagster_home
+    return ensure_dagster_home(home)  # which calls configure_instance_yaml
