@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from sage_pipelines.demo import DEMO_DIR
 from sage_pipelines.settings import SageHome
 
 CASILLA = "ventas_semanales"
@@ -16,19 +15,11 @@ CASILLA = "ventas_semanales"
 def demo_home(sage_home: Path) -> SageHome:
     """SAGE_HOME initialised, with casilla ventas_semanales and its DuckDB materialization."""
     from sage_pipelines.cli.setup import init_home
+    from sage_pipelines.demo import register_demo
     from sage_pipelines.orchestration.run import ensure_dagster_home
-    from sage_pipelines.spec.persist import apply_materialization
-    from sage_pipelines.store.casillas import register_casilla
-    from sage_pipelines.store.db import session_scope
 
-    home = init_home(SageHome(sage_home))
+    home = register_demo(init_home(SageHome(sage_home)))
     ensure_dagster_home(home)
-    with session_scope(home) as session:
-        register_casilla(session, CASILLA, (DEMO_DIR / "ventas_semanales.yaml").read_text(encoding="utf-8"),
-                         "ventas_semanales.yaml")
-    with session_scope(home) as session:
-        apply_materialization(session, (DEMO_DIR / "materialization.yaml").read_text(encoding="utf-8"),
-                              "materialization.yaml")
     return home
 
 

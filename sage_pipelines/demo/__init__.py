@@ -28,18 +28,10 @@ def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) 
     from sage_pipelines.cli.setup import init_home
     from sage_pipelines.demo.data import write_week
     from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
-    from sage_pipelines.spec.persist import apply_materialization
-    from sage_pipelines.store.casillas import register_casilla
     from sage_pipelines.store.db import session_scope
     from sage_pipelines.store.uploads import add_upload
 
-    home = init_home(home)
-    with session_scope(home) as session:
-        register_casilla(session, CASILLA, (DEMO_DIR / "ventas_semanales.yaml").read_text(encoding="utf-8"),
-                         "ventas_semanales.yaml")
-    with session_scope(home) as session:
-        apply_materialization(session, (DEMO_DIR / "materialization.yaml").read_text(encoding="utf-8"),
-                              "materialization.yaml")
+    home = register_demo(init_home(home))
     echo(f"SAGE_HOME: {home.root}")
     echo(f"casilla {CASILLA}: clientes → dim_clientes (upsert), productos → dim_productos (upsert), "
          f"ventas → fact_ventas (delete_insert by semana), into DuckDB {home.warehouse_path}")
@@ -65,6 +57,21 @@ def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) 
          "   (then http://127.0.0.1:3000, asset group ventas_semanales)")
     echo(f"History:  SAGE_HOME={home.root} .venv/bin/sage history {CASILLA}")
     return summary
+
+
+def register_demo(home: SageHome) -> SageHome:
+    """Register the demo casilla and apply its materialization on an initialised home."""
+    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.store.casillas import register_casilla
+    from sage_pipelines.store.db import session_scope
+
+    with session_scope(home) as session:
+        register_casilla(session, CASILLA, (DEMO_DIR / "ventas_semanales.yaml").read_text(encoding="utf-8"),
+                         "ventas_semanales.yaml")
+    with session_scope(home) as session:
+        apply_materialization(session, (DEMO_DIR / "materialization.yaml").read_text(encoding="utf-8"),
+                              "materialization.yaml")
+    return home
 
 
 def final_counts(home: SageHome) -> dict[str, int]:
