@@ -21,6 +21,7 @@ drops every file. A concurrent commit makes the whole plan start over from the n
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -42,7 +43,7 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files, schema_to_pyarrow
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import FileScanTask, Table, Transaction
 from pyiceberg.table.update.validate import ValidationException
 
 from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec, WriteResult
@@ -60,6 +61,9 @@ from sage_pipelines.destinations.lake.rows import (
 from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
 from sage_pipelines.destinations.lake.schema import conform, plan_schema, with_declared_types
 from sage_pipelines.errors import DestinationError
+
+KEY_SCAN_THREADS = 4
+
 
 class IcebergDestination(LakeDestination):
     """Iceberg tables `namespace.table` in the lake's catalog."""
@@ -200,12 +204,19 @@ def _replace_plan(current: Table, data: pa.Table, table: TableSpec,
     predicate = _predicate(keys)
     metadata, io = current.metadata, current.io
     key_schema = current.schema().select(*columns)
+    def scan_keys(task: FileScanTask) -> tuple[FileScanTask, int]:
+        key_rows = ArrowScan(metadata, io, key_schema, AlwaysTrue()).to_table([task])
+        return task, pc.sum(matches(key_rows, keys)).as_py() or 0
+
     removed: list[DataFile] = []
     survivors: list[pa.Table] = []
     matched = 0
-    for task in current.scan(row_filter=predicate).plan_files():
-        key_rows = ArrowScan(metadata, io, key_schema, AlwaysTrue()).to_table([task])
-        hits = pc.sum(matches(key_rows, keys)).as_py() or 0
+    tasks = current.scan(row_filter=predicate).plan_files()
+    # Key columns of candidate files are read in parallel on a pool of our own: ArrowScan itself
+    # submits to pyiceberg's shared pool, and waiting on that pool from inside it would deadlock.
+    with ThreadPoolExecutor(max_workers=KEY_SCAN_THREADS) as pool:
+        scanned = list(pool.map(scan_keys, tasks))
+    for task, hits in scanned:
         if not hits:
             continue
         rows = ArrowScan(metadata, io, current.schema(), AlwaysTrue()).to_table([task])
