@@ -26,8 +26,9 @@ def expected_tables(tmp: Path) -> dict[str, int]:
             rows = list(csv.DictReader(f))
         for semana in {r["semana"] for r in rows}:  # delete_insert by semana
             ventas[semana] = [r for r in rows if r["semana"] == semana]
-    return {"dim_clientes": len(clientes), "dim_productos": len(productos),
-            "fact_ventas": sum(len(v) for v in ventas.values())}
+    sales = sum(len(v) for v in ventas.values())
+    return {"warehouse:dim_clientes": len(clientes), "warehouse:dim_productos": len(productos),
+            "warehouse:fact_ventas": sales, "lake:ventas_semanales.fact_ventas": sales}
 
 
 def test_demo_materializes_three_weeks_into_the_tables_the_strategies_define(sage_home, tmp_path):

@@ -15,6 +15,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from sage_pipelines.cli import main as sage_main
+from sage_pipelines.demo import final_counts
 from sage_pipelines.orchestration.definitions_factory import build_definitions
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
@@ -50,11 +51,14 @@ def test_materialize_writes_exact_tables_and_standard_metadata(demo_home, tmp_pa
     upload = land_week(demo_home, tmp_path, 1)
     outcome = materialize_upload(CASILLA, upload, home=demo_home)
     assert outcome.success, outcome.errors
-    meta = {a.key[-1]: a.metadata for a in outcome.assets}
-    assert set(meta) == {"clientes", "productos", "ventas"}
-    assert meta["ventas"]["dagster/row_count"] == 2000
-    assert meta["ventas"]["dagster/table_name"] == "fact_ventas"
-    assert {c.name for c in meta["ventas"]["dagster/column_schema"].columns} >= {"id_venta", "_sage_upload_id"}
+    meta = {"/".join(a.key): a.metadata for a in outcome.assets}
+    assert set(meta) == {f"warehouse/{CASILLA}/clientes", f"warehouse/{CASILLA}/productos",
+                         f"warehouse/{CASILLA}/ventas", f"lake/{CASILLA}/ventas"}
+    ventas = meta[f"warehouse/{CASILLA}/ventas"]
+    assert ventas["dagster/row_count"] == 2000
+    assert ventas["dagster/table_name"] == "fact_ventas"
+    assert {c.name for c in ventas["dagster/column_schema"].columns} >= {"id_venta", "_sage_upload_id"}
+    assert meta[f"lake/{CASILLA}/ventas"]["dagster/table_name"] == f"{CASILLA}.fact_ventas"
     source = csv_rows(tmp_path / "week1_auto" / "clientes.csv")
     stored = {r[0]: r for r in warehouse_rows(
         demo_home, "SELECT codigo_cliente, nombre, ciudad, limite_credito, activo FROM dim_clientes")}
@@ -68,7 +72,7 @@ def test_materialize_writes_exact_tables_and_standard_metadata(demo_home, tmp_pa
 def test_delete_insert_by_week_replaces_a_resent_week(demo_home, tmp_path):
     materialize_upload(CASILLA, land_week(demo_home, tmp_path, 1), home=demo_home)
     outcome = materialize_upload(CASILLA, land_week(demo_home, tmp_path, 2), home=demo_home)
-    ventas = next(a.metadata for a in outcome.assets if a.key[-1] == "ventas")
+    ventas = next(a.metadata for a in outcome.assets if a.key == ["warehouse", CASILLA, "ventas"])
     assert (ventas["deleted"], ventas["inserted"]) == (2000, 3800)
     weeks = dict(warehouse_rows(demo_home, "SELECT semana, count(*) FROM fact_ventas GROUP BY 1"))
     assert weeks == {1: 1800, 2: 2000}
@@ -79,12 +83,13 @@ def test_every_write_records_a_history_row(demo_home, tmp_path, capsys):
     materialize_upload(CASILLA, upload, home=demo_home)
     assert sage_main(["history", CASILLA]) == 0
     out = capsys.readouterr().out
-    assert out.count(upload) == 3 and "fact_ventas" in out
+    assert out.count(upload) == 4 and "fact_ventas" in out  # 3 warehouse tables + the lake table
 
 
 def test_a_bad_value_fails_the_run_names_the_line_and_leaves_the_table(demo_home, tmp_path, capsys):
     materialize_upload(CASILLA, land_week(demo_home, tmp_path, 1), home=demo_home)
     before = warehouse_rows(demo_home, "SELECT count(*), sum(total) FROM fact_ventas")
+    counts = final_counts(demo_home)  # the lake table too, read back with pyiceberg
     folder = tmp_path / "bad"
     from sage_pipelines.demo.data import write_week
 
@@ -100,6 +105,7 @@ def test_a_bad_value_fails_the_run_names_the_line_and_leaves_the_table(demo_home
     err = capsys.readouterr().err
     assert "line 1501" in err and "total" in err and "12.5x" in err
     assert warehouse_rows(demo_home, "SELECT count(*), sum(total) FROM fact_ventas") == before
+    assert final_counts(demo_home) == counts
 
 
 def test_materialize_names_an_unknown_table_in_one_line(demo_home, tmp_path, capsys):

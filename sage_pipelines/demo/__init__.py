@@ -34,7 +34,8 @@ def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) 
     home = register_demo(init_home(home))
     echo(f"SAGE_HOME: {home.root}")
     echo(f"casilla {CASILLA}: clientes → dim_clientes (upsert), productos → dim_productos (upsert), "
-         f"ventas → fact_ventas (delete_insert by semana), into DuckDB {home.warehouse_path}")
+         f"ventas → fact_ventas (delete_insert by semana) into the DuckDB warehouse {home.warehouse_path}; "
+         f"ventas also into the Iceberg lake {home.lake_path} (partitioned by month of fecha)")
     summary = DemoSummary()
     with tempfile.TemporaryDirectory() as tmp:
         for week in (1, 2, 3):
@@ -46,9 +47,10 @@ def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) 
             tables = {"/".join(a.key): a.metadata for a in outcome.assets}
             summary.weeks.append({"upload_id": upload_id, "tables": tables})
             echo(f"\nweek {week}: upload {upload_id} (Dagster run {outcome.run_id[:8]})")
-            echo(f"  {'table':<16}{'rows':>8}{'inserted':>10}{'updated':>10}{'deleted':>10}{'seconds':>9}")
+            echo(f"  {'destination:table':<36}{'rows':>8}{'inserted':>10}{'updated':>10}{'deleted':>10}{'seconds':>9}")
             for key, meta in sorted(tables.items()):
-                echo(f"  {meta.get('dagster/table_name', key):<16}{meta.get('dagster/row_count', 0):>8}"
+                where = f"{key.split('/')[0]}:{meta.get('dagster/table_name', key)}"
+                echo(f"  {where:<36}{meta.get('dagster/row_count', 0):>8}"
                      f"{meta.get('inserted', 0):>10}{meta.get('updated', 0):>10}{meta.get('deleted', 0):>10}"
                      f"{meta.get('seconds', 0):>9.3f}")
     summary.final_counts = final_counts(home)
@@ -75,11 +77,18 @@ def register_demo(home: SageHome) -> SageHome:
 
 
 def final_counts(home: SageHome) -> dict[str, int]:
-    import duckdb
+    """Row counts of every demo table, read back through each destination's own reader."""
+    from sage_pipelines.destinations.factory import open_destination
+    from sage_pipelines.spec.plan import load_plans
+    from sage_pipelines.store.db import session_scope
 
-    con = duckdb.connect(str(home.warehouse_path), read_only=True)
-    try:
-        return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # fixed demo names
-                for t in ("dim_clientes", "dim_productos", "fact_ventas")}
-    finally:
-        con.close()
+    counts = {}
+    with session_scope(home) as session:
+        for plan in load_plans(session):
+            if plan.casilla != CASILLA:
+                continue
+            for table in plan.tables:
+                ref = table.destination
+                destination = open_destination(session, connection=ref.connection, lake=ref.lake, format=ref.format)
+                counts[f"{ref.alias}:{table.spec.qualified_name}"] = destination.read(table.spec).num_rows
+    return counts
