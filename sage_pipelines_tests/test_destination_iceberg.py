@@ -117,3 +117,30 @@ def test_a_failure_at_commit_leaves_the_previous_snapshot_and_a_rerun_succeeds(
     result = destination.write(reader_of([row(2, codigo="new"), row(3)]), spec, "u2")
     assert (result.inserted, result.updated) == (1, 1)
     assert sorted(destination.read(spec).column("codigo").to_pylist()) == ["c", "c", "new"]
+
+
+def test_a_postgresql_catalog_uri_uses_the_psycopg_3_driver():
+    from sage_pipelines.destinations.iceberg.catalog import catalog_uri
+
+    settings = LakeSettings(name="l", warehouse="s3://b/lake", format="iceberg",
+                            catalog_uri="postgresql://sage@db:5432/catalog")
+    assert catalog_uri(settings) == "postgresql+psycopg://sage@db:5432/catalog"
+
+
+def test_an_s3_warehouse_needs_a_catalog_uri():
+    from sage_pipelines.destinations.iceberg.catalog import catalog_uri
+    from sage_pipelines.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="catalog URI"):
+        catalog_uri(LakeSettings(name="l", warehouse="s3://b/lake", format="iceberg"))
+
+
+def test_an_unknown_catalog_scheme_is_refused_without_showing_the_uri():
+    from sage_pipelines.destinations.iceberg.catalog import open_catalog
+    from sage_pipelines.errors import ConfigError
+
+    settings = LakeSettings(name="l", warehouse="s3://b/lake", format="iceberg",
+                            catalog_uri="thrift://user:s3cret@hive:9083")
+    with pytest.raises(ConfigError, match="thrift") as error:
+        open_catalog(settings)
+    assert "s3cret" not in str(error.value)

@@ -10,6 +10,10 @@
 A new column joins the schema in the same commit (`merge_schema` / `schema_mode="merge"`); a
 widened type rewrites the table in one overwrite commit (`schema_mode="overwrite"`), because
 Delta cannot widen a stored type in place. A concurrent commit makes the write start over.
+
+Partition columns are fixed when the table is created; later writes keep them. WriteResult.extra
+(Dagster metadata): version, files_added / files_removed (and their paths, read from the commit's
+log entry), partitions_touched, table_location; never credentials.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ expressions (about 39 s for 1M rows into 1M). Here a write is planned in Arrow i
 upsert / delete_insert replace rows whose key / `delete_by` values occur in the upload; append
 replaces the rows of the same `_sage_upload_id` (so a re-run does not duplicate); truncate_insert
 drops every file. A concurrent commit makes the whole plan start over from the new snapshot.
+
+The partition spec is set when the table is created (in the same commit as its first rows);
+later writes keep the table's spec even if `partitioning` changed (no partition evolution).
+Tables in a SQL catalog are registered under the catalog name = the lake's name.
+WriteResult.extra (Dagster metadata): snapshot_id, files_added / files_removed (and their paths),
+partitions_touched, table_location; never credentials.
 """
 
 from __future__ import annotations
