@@ -125,3 +125,14 @@ def test_truncate_insert_never_shows_an_empty_table_to_a_concurrent_reader(desti
         stop.set()
         reader.join()
     assert seen and set(seen) == {100}
+
+
+def test_an_existing_key_repeated_in_one_upload_takes_its_last_row(destination, pg_schema):
+    """The optimistic upsert meets ON CONFLICT's cardinality violation and falls back to
+    deduplicating staging: the last row wins and the counts stay exact."""
+    spec = spec_in(pg_schema)
+    destination.write(reader_of([row(1), row(2)]), spec, "u1")
+    result = destination.write(reader_of([row(2, codigo="a"), row(3), row(2, codigo="last")]), spec, "u2")
+    stored = {r["id"]: r["codigo"] for r in destination.read(spec).to_pylist()}
+    assert stored == {1: "c", 2: "last", 3: "c"}
+    assert (result.inserted, result.updated) == (1, 1)

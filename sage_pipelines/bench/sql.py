@@ -172,25 +172,35 @@ class Bench:
     def ours(self, strategy: Strategy, path: Path, upload_id: str) -> None:
         self.destination.write(csv_reader(path), self.spec(strategy), upload_id)
 
+    def settle(self) -> None:
+        """Bring the server to the same state before every timed step (no-op by default)."""
+
+    def timed_step(self, fn: Callable[[], object]) -> float:
+        self.settle()
+        return timed(fn)
+
     def run(self, to_sql_rows: int) -> list[Timing]:
         n = self.rows
         out: list[Timing] = []
         self.ours(Strategy.UPSERT, self.base, "base")
-        out.append(Timing(self.kind, "ours: upsert", timed(lambda: self.ours(Strategy.UPSERT, self.upload, "u1")), n))
+        out.append(Timing(self.kind, "ours: upsert",
+                          self.timed_step(lambda: self.ours(Strategy.UPSERT, self.upload, "u1")), n))
         self.ours(Strategy.TRUNCATE_INSERT, self.base, "base")
         out.append(Timing(self.kind, "ours: truncate_insert",
-                          timed(lambda: self.ours(Strategy.TRUNCATE_INSERT, self.upload, "u2")), n))
+                          self.timed_step(lambda: self.ours(Strategy.TRUNCATE_INSERT, self.upload, "u2")), n))
         rss = peak_rss_mb()
         self.ours(Strategy.TRUNCATE_INSERT, self.base, "base")
-        out.append(Timing(self.kind, "floor: bulk load + upsert statement", timed(lambda: self.floor(upsert=True)), n))
+        out.append(Timing(self.kind, "floor: bulk load + upsert statement",
+                          self.timed_step(lambda: self.floor(upsert=True)), n))
         self.ours(Strategy.TRUNCATE_INSERT, self.base, "base")
-        out.append(Timing(self.kind, "floor: bulk load + delete + insert", timed(lambda: self.floor(upsert=False)), n))
+        out.append(Timing(self.kind, "floor: bulk load + delete + insert",
+                          self.timed_step(lambda: self.floor(upsert=False)), n))
         self.ours(Strategy.TRUNCATE_INSERT, self.base, "base")
-        out.append(Timing(self.kind, "executemany upsert, 10,000/batch", timed(self.executemany), n))
+        out.append(Timing(self.kind, "executemany upsert, 10,000/batch", self.timed_step(self.executemany), n))
         subset = min(to_sql_rows, n)
         for method in (None, "multi"):
             chunk = min(BATCH, self.max_params // len(NAMES)) if method else BATCH
-            seconds = timed(lambda: self.to_sql(subset, method, chunk))
+            seconds = self.timed_step(lambda: self.to_sql(subset, method, chunk))
             label = f"pandas to_sql{' multi' if method else ''}, {chunk:,}/chunk"
             out.append(Timing(self.kind, label, seconds * n / subset, n,
                               note=f"timed on {subset:,} rows ({seconds:.1f} s), extrapolated"))
@@ -227,6 +237,14 @@ class PostgresBench(Bench):
         self.destination = PostgresDestination(ConnectionSettings(
             kind="postgresql", name="bench", host=url.hostname, port=url.port or 5432,
             user=url.username, database=url.path.lstrip("/")))
+
+    def settle(self) -> None:
+        """Every timed step starts from a vacuumed table and a finished checkpoint, so no step
+        pays for the dead rows or dirty pages the previous step left."""
+        with self.psycopg.connect(PG_URL, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass(%s)", (self.qualified,)).fetchone()[0]:
+                conn.execute(f"VACUUM ANALYZE {self.qualified}")
+            conn.execute("CHECKPOINT")
 
     @property
     def upsert_tail(self) -> str:

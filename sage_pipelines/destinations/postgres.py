@@ -66,6 +66,21 @@ class PostgresDialect(Dialect):
             for batch in rows:
                 copy.write(memoryview(encode_text(batch)))
 
+    def upsert_last_rows(self, conn: Any, target: Target, staging: str, names: Sequence[str],
+                         keys: Sequence[str]) -> tuple[int, int]:
+        """Optimistic: most uploads repeat no key, so the upsert runs on the staging rows as
+        they are. A repeated key makes ON CONFLICT fail with a cardinality violation before
+        anything is applied; only then is the savepoint rolled back and staging deduplicated
+        (last row wins) — so the common case skips a self-join over the whole upload."""
+        self.run(conn, "SAVEPOINT sage_upsert")
+        try:
+            result = self.upsert(conn, target, staging, names, keys)
+        except psycopg.errors.CardinalityViolation:
+            self.run(conn, "ROLLBACK TO SAVEPOINT sage_upsert")
+            return super().upsert_last_rows(conn, target, staging, names, keys)
+        self.run(conn, "RELEASE SAVEPOINT sage_upsert")
+        return result
+
     def upsert(self, conn: Any, target: Target, staging: str, names: Sequence[str],
                keys: Sequence[str]) -> tuple[int, int]:
         # One statement; a row inserted by this statement has xmax = 0, an updated one does not.

@@ -221,9 +221,7 @@ class SqlDestination:
             d.load_staging(conn, staging, rows, keyed=upsert)
             names = [c.name for c in table.table_columns]
             if upsert:
-                if not d.dedups_on_load():
-                    d.run(conn, d.dedup_sql(staging, table.primary_key))
-                inserted, updated = d.upsert(conn, target, staging, names, table.primary_key)
+                inserted, updated = d.upsert_last_rows(conn, target, staging, names, table.primary_key)
                 return WriteResult(inserted=inserted, updated=updated, rows=inserted + updated)
             if table.strategy is Strategy.DELETE_INSERT:
                 deleted = d.run(conn, d.delete_matching_sql(target, staging, table.effective_delete_by))

@@ -207,6 +207,13 @@ class Dialect:
         return (f"SELECT COUNT(*) FROM {self.q.ident(staging)} AS s WHERE EXISTS "
                 f"(SELECT 1 FROM {self.table(target)} AS t WHERE {self.match(keys, 't', 's')})")
 
+    def upsert_last_rows(self, conn: Any, target: Target, staging: str, names: Sequence[str],
+                         keys: Sequence[str]) -> tuple[int, int]:
+        """Upsert the staging rows, the last row of each key winning; (inserted, updated)."""
+        if not self.dedups_on_load():
+            self.run(conn, self.dedup_sql(staging, keys))
+        return self.upsert(conn, target, staging, names, keys)
+
     def upsert(self, conn: Any, target: Target, staging: str, names: Sequence[str],
                keys: Sequence[str]) -> tuple[int, int]:
         """Apply the deduplicated staging rows; (inserted, updated)."""
