@@ -59,3 +59,31 @@ def test_graphql_lists_the_casilla_assets_in_their_group(webserver):
         node = nodes[f"warehouse/{CASILLA}/{table}"]
         assert node["groupName"] == CASILLA
         assert node["partitionDefinition"]["name"] == f"uploads_{CASILLA}"
+
+
+@pytest.mark.slow
+def test_sage_dev_serves_the_ui_on_this_sage_home(demo_home):
+    import signal
+
+    port = free_port()
+    env = {**os.environ, "SAGE_HOME": str(demo_home.root)}
+    env.pop("DAGSTER_HOME", None)  # `sage dev` sets it to $SAGE_HOME/dagster itself
+    proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "dev", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                data = graphql(port, "{ assetNodes { assetKey { path } } }")
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "sage dev did not serve the UI"
+                time.sleep(1)
+        keys = {"/".join(n["assetKey"]["path"]) for n in data["data"]["assetNodes"]}
+        assert f"warehouse/{CASILLA}/ventas" in keys
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
