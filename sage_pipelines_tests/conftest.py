@@ -53,6 +53,19 @@ def pg_schema() -> str:
 
 
 @pytest.fixture
+def pg_database() -> str:
+    """The URL (postgresql://, no driver suffix) of a PostgreSQL database of its own, dropped afterwards."""
+    import psycopg
+
+    name = unique_name("sage_db")
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_URL.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def mysql_database() -> str:
     """A MariaDB database of its own, dropped afterwards."""
     import pymysql

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from sage_pipelines.destinations.base import LakeSettings, Strategy
 from sage_pipelines.destinations.iceberg import IcebergDestination
-from sage_pipelines_tests.conftest import PG_URL, unique_name
+from sage_pipelines_tests.conftest import unique_name
 from sage_pipelines_tests.destination_scenarios import DestinationScenarios, reader_of, row
 
 
@@ -26,15 +25,9 @@ def namespace() -> str:
 
 
 @pytest.fixture
-def pg_catalog_uri() -> str:
+def pg_catalog_uri(pg_database) -> str:
     """A PostgreSQL database of its own holding the Iceberg SQL catalog, dropped afterwards."""
-    name = unique_name("iceberg_catalog")
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return pg_database
 
 
 class TestIcebergOnSQLiteCatalog(DestinationScenarios):

@@ -67,29 +67,18 @@ def test_cli_history_prints_one_row_per_write_with_server_and_error(sage_home, c
                                 "upsert", "exito", "3", "2", "1", "0", "0.25", "gpu01"]
 
 
-def test_history_counts_and_upload_sizes_are_64_bit_on_postgresql():
-    import uuid
-
-    import psycopg
+def test_history_counts_and_upload_sizes_are_64_bit_on_postgresql(pg_database):
     from sqlalchemy import BigInteger, inspect
 
     from sage_pipelines.store.db import engine_for, migrate
-    from sage_pipelines_tests.conftest import PG_URL
 
-    name = f"sage_store_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        migrate(url)
-        engine = engine_for(url)
-        columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("materialization_history")}
-        uploads = {c["name"]: c["type"] for c in inspect(engine).get_columns("uploads")}
-        engine.dispose()
-        assert all(isinstance(columns[c], BigInteger) for c in ("filas", "insertadas", "actualizadas",
-                                                                 "eliminadas", "bytes"))
-        assert isinstance(uploads["tamano_bytes"], BigInteger)
-        assert "servidor" in columns
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    url = pg_database.replace("postgresql://", "postgresql+psycopg://", 1)
+    migrate(url)
+    engine = engine_for(url)
+    columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("materialization_history")}
+    uploads = {c["name"]: c["type"] for c in inspect(engine).get_columns("uploads")}
+    engine.dispose()
+    assert all(isinstance(columns[c], BigInteger) for c in ("filas", "insertadas", "actualizadas",
+                                                             "eliminadas", "bytes"))
+    assert isinstance(uploads["tamano_bytes"], BigInteger)
+    assert "servidor" in columns

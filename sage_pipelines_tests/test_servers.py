@@ -125,29 +125,18 @@ def test_status_without_a_worker_reports_the_server_offline(home, capsys):
     assert rows["nobroker"][2] == "broker_down" and "broker unreachable" in out
 
 
-def test_the_instance_uses_postgresql_storage_when_asked(home, monkeypatch):
+def test_the_instance_uses_postgresql_storage_when_asked(home, monkeypatch, pg_database):
     """Remote workers share the run's Dagster instance: with SAGE_DAGSTER_PG_URL it is PostgreSQL."""
-    import uuid
-
-    import psycopg
     from dagster import DagsterInstance
 
     from sage_pipelines.orchestration.run import ensure_dagster_home
-    from sage_pipelines_tests.conftest import PG_URL
 
-    database = f"sage_dagster_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+    monkeypatch.setenv("SAGE_DAGSTER_PG_URL", pg_database)
+    ensure_dagster_home(home)
+    instance = DagsterInstance.get()
     try:
-        monkeypatch.setenv("SAGE_DAGSTER_PG_URL", PG_URL.rsplit("/", 1)[0] + f"/{database}")
-        ensure_dagster_home(home)
-        instance = DagsterInstance.get()
-        try:
-            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-            assert instance.get_runs() == []
-        finally:
-            instance.dispose()
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert instance.get_runs() == []
     finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        instance.dispose()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
-import psycopg
 from sqlalchemy import inspect
 
 from sage_pipelines.store.db import engine_for, migrate
-from sage_pipelines_tests.conftest import PG_URL
 
 TABLES = {"db_secrets", "database_connections", "materialization_servers", "materializations",
           "materialization_tables", "materialization_destinations", "materialization_history",
@@ -22,16 +18,9 @@ def test_migration_creates_every_table_of_the_data_model_on_sqlite(tmp_path):
     assert TABLES <= set(inspect(engine_for(url)).get_table_names())
 
 
-def test_migration_creates_every_table_of_the_data_model_on_postgresql():
-    name = f"sage_store_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        migrate(url)
-        engine = engine_for(url)
-        assert TABLES <= set(inspect(engine).get_table_names())
-        engine.dispose()
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+def test_migration_creates_every_table_of_the_data_model_on_postgresql(pg_database):
+    url = pg_database.replace("postgresql://", "postgresql+psycopg://", 1)
+    migrate(url)
+    engine = engine_for(url)
+    assert TABLES <= set(inspect(engine).get_table_names())
+    engine.dispose()
