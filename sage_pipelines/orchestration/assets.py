@@ -6,10 +6,13 @@ definition metadata, so the UI shows it and the IO manager needs nothing else.
 """
 
 
-from typing import Any, Iterator
+import os
+from pathlib import Path
+from typing import Any, Iterator, Union
 
 from dagster import (
     AssetExecutionContext,
+    EnvVar,
     AssetsDefinition,
     DynamicPartitionsDefinition,
     MetadataValue,
@@ -89,14 +92,24 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> 
     return _materialize
 
 
+def home_config(home: SageHome) -> Union[str, EnvVar]:
+    """`EnvVar("SAGE_HOME")` when the environment names this home, so the path is resolved where
+    the step runs (a remote worker's own SAGE_HOME) and not frozen into run config."""
+    env = os.environ.get("SAGE_HOME")
+    if env and Path(env).resolve() == home.root:
+        return EnvVar("SAGE_HOME")
+    return str(home.root)
+
+
 def build_assets(plans: list[MaterializationPlan], home: SageHome) -> tuple[list[AssetsDefinition], dict[str, SageIOManager]]:
     assets: list[AssetsDefinition] = []
     resources: dict[str, SageIOManager] = {}
+    sage_home = home_config(home)
     for plan in plans:
         for table in plan.tables:
             dest = table.destination
             resources[io_manager_key(plan.name, dest.alias)] = IO_MANAGERS[dest.kind](
-                sage_home=str(home.root), connection=dest.connection, lake=dest.lake, format=dest.format)
+                sage_home=sage_home, connection=dest.connection, lake=dest.lake, format=dest.format)
             assets.append(table_asset(plan, table, home))
     return assets, resources
 

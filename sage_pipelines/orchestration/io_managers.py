@@ -57,7 +57,7 @@ class SageIOManager(ConfigurableIOManager):
     def home(self) -> SageHome:
         from pathlib import Path
 
-        return SageHome(Path(self.sage_home))
+        return SageHome(Path(self.sage_home).resolve())
 
     def open(self) -> Destination:
         with session_scope(self.home) as session:
