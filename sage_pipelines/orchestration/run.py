@@ -85,6 +85,9 @@ def _selection(plans: list, casilla: str, tables: list[str] | None, destinations
     for d in destinations or []:
         if d not in known_dests:
             raise ConfigError(f"casilla {casilla!r}: unknown destination {d!r} (known: {', '.join(sorted(known_dests))})")
+    if not keys:  # each name exists, but no table goes to the destinations asked for
+        raise ConfigError(f"casilla {casilla!r}: no table among {', '.join(tables or [])} is materialized "
+                          f"to {', '.join(destinations or [])}")
     return keys
 
 
