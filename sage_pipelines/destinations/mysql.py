@@ -9,6 +9,11 @@ table created by a write whose data transaction then fails is dropped again. `LO
 turns bad values into warnings instead of errors, so any warning fails the write. Upsert
 staging has the key as its primary key and loads with REPLACE: the last row of a key in file
 order wins, which is the deduplication rule.
+
+Text compares byte for byte under a NO PAD binary collation (MariaDB `utf8mb4_nopad_bin`,
+MySQL 8 `utf8mb4_0900_bin`): under `utf8mb4_bin` (PAD SPACE) the keys `a` and `a ` are one key,
+so an upsert merged them and a delete_insert deleted the other's rows. The staging table takes
+the target table's collation, since MySQL refuses to compare columns of two collations.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from sage_pipelines.types import Kind
 LOCK_TIMEOUT_SECONDS = 300
 CONNECT_TIMEOUT_SECONDS = 10
 # Strict: an INSERT ... SELECT that does not fit the target fails instead of truncating.
+# Binary collations that do not ignore trailing spaces, best first; utf8mb4_bin as a last resort.
+NO_PAD_COLLATIONS = ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
+PAD_COLLATION = "utf8mb4_bin"
 STRICT_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
 
@@ -54,6 +62,7 @@ class MySQLDialect(Dialect):
     q = Quoter(mysql.dialect(), max_length=64, case_insensitive=True, no_trailing_space=True)
     transactional_ddl = False
     driver_errors = (pymysql.Error,)
+    collation: str | None = None  # the server's NO PAD binary collation, found at first connect
 
     def connect(self, settings: ConnectionSettings) -> Any:
         kwargs = pymysql_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
@@ -61,6 +70,11 @@ class MySQLDialect(Dialect):
                       autocommit=True)
         conn = pymysql.connect(**kwargs)
         self.run(conn, "SET SESSION sql_mode = %s", (STRICT_MODE,))
+        if self.collation is None:
+            found = {r[0] for r in self.query(
+                conn, "SELECT collation_name FROM information_schema.collations "
+                      "WHERE collation_name IN (%s, %s)", NO_PAD_COLLATIONS)}
+            self.collation = next((c for c in NO_PAD_COLLATIONS if c in found), PAD_COLLATION)
         return conn
 
     def begin(self, conn: Any) -> None:
@@ -101,7 +115,15 @@ class MySQLDialect(Dialect):
 
     def create_table_sql(self, target: Target, columns: list[ColumnDef], primary_key: Sequence[str]) -> str:
         return (super().create_table_sql(target, columns, primary_key)
-                + " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+                + f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={self.collation or PAD_COLLATION}")
+
+    def lock_table(self, conn: Any, target: Target) -> None:
+        """GET_LOCK already serializes writers; here the connection notes the table's collation
+        for its staging table (a table made before NO PAD collations were used keeps its own)."""
+        rows = self.query(conn, "SELECT table_collation FROM information_schema.tables "
+                                "WHERE table_schema = %s AND table_name = %s", (target.schema, target.name))
+        found = str(rows[0][0]) if rows and rows[0][0] else ""
+        conn.sage_collation = found if found.isidentifier() else self.collation  # a name, not SQL
 
     def widen_column_sql(self, target: Target, column: ColumnDef) -> str:
         null = "" if column.nullable else " NOT NULL"
@@ -112,8 +134,9 @@ class MySQLDialect(Dialect):
         cols = [f"{self.q.ident(c.name)} {c.ddl}" for c in columns]
         if unique_key:
             cols.append(f"PRIMARY KEY ({self.cols(unique_key)})")
+        collation = getattr(conn, "sage_collation", None) or self.collation or PAD_COLLATION
         self.run(conn, f"CREATE TEMPORARY TABLE {self.q.ident(staging)} ({', '.join(cols)}) "
-                       "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+                       f"ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}")
 
     def dedups_on_load(self) -> bool:
         return True
