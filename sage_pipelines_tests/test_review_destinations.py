@@ -121,3 +121,129 @@ def test_mysql_writes_into_a_table_made_with_the_older_pad_space_collation(mysql
         u2 = ("u2", [{"codigo": "x", "semana": "w1", "monto": Decimal(2)}])
         write_all(destination, table, [u2])
         assert stored_rows(destination, table) == normalized(expected_table(table, [u1, u2]))
+
+
+# --- probes (kept when they pass: they pin behaviour nothing else pins) --------------------
+
+import datetime as dt  # noqa: E402
+
+EDGE_COLUMNS = (
+    Column("id", ColumnType(Kind.INTEGER)),
+    Column("ts", ColumnType(Kind.TIMESTAMP)),
+    Column("d", ColumnType(Kind.DATE)),
+    Column("p38", ColumnType(Kind.DECIMAL, 38, 0)),
+    Column("p5s5", ColumnType(Kind.DECIMAL, 5, 5)),
+    Column("txt", ColumnType(Kind.TEXT)),
+)
+
+
+def test_edge_values_round_trip(dest):
+    destination, namespace = dest
+    table = spec(namespace, Strategy.UPSERT, columns=EDGE_COLUMNS, primary_key=("id",))
+    rows = [
+        {"id": 1, "ts": dt.datetime(1969, 12, 31, 23, 59, 59, 999999), "d": dt.date(1, 1, 1),
+         "p38": Decimal("9" * 38), "p5s5": Decimal("0.99999"), "txt": "x" * 100_000},
+        {"id": 2, "ts": dt.datetime(1900, 1, 1, 0, 0, 0, 1), "d": dt.date(1969, 7, 20),
+         "p38": Decimal("-" + "9" * 38), "p5s5": Decimal("-0.00001"), "txt": "cr\ronly\r"},
+        {"id": 3, "ts": dt.datetime(9999, 12, 31, 23, 59, 59, 999999), "d": dt.date(9999, 12, 31),
+         "p38": Decimal(0), "p5s5": Decimal("0.00000"), "txt": "e\u0301 vs \u00e9 \\. \\"},
+        {"id": 4, "ts": None, "d": None, "p38": None, "p5s5": None, "txt": "\\N"},
+        {"id": 5, "ts": dt.datetime(2024, 2, 29, 12, 0), "d": dt.date(2024, 2, 29),
+         "p38": Decimal(1), "p5s5": Decimal("0.5"), "txt": ""},
+    ]
+    write_all(destination, table, [("u1", rows)])
+    assert stored_rows(destination, table) == normalized(expected_table(table, [("u1", rows)]))
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_an_empty_upload(dest, strategy):
+    destination, namespace = dest
+    extra = {"primary_key": ("codigo",)} if strategy is Strategy.UPSERT else (
+        {"delete_by": ("semana",)} if strategy is Strategy.DELETE_INSERT else {})
+    table = spec(namespace, strategy, **extra)
+    u1 = ("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)}])
+    results = write_all(destination, table, [u1, ("u2", [])])
+    assert stored_rows(destination, table) == normalized(expected_table(table, [u1, ("u2", [])]))
+    r = results[1]
+    want_deleted = 1 if strategy is Strategy.TRUNCATE_INSERT else 0
+    assert (r.inserted, r.updated, r.deleted, r.rows) == (0, 0, want_deleted, 0)
+
+
+def test_delete_insert_by_two_columns(dest):
+    destination, namespace = dest
+    table = spec(namespace, Strategy.DELETE_INSERT, delete_by=("semana", "codigo"))
+    u1 = ("u1", [{"codigo": c, "semana": w, "monto": Decimal(i)}
+                 for i, (c, w) in enumerate([("a", "w1"), ("a", "w2"), ("b", "w1"), ("b", "w2")])])
+    u2 = ("u2", [{"codigo": "a", "semana": "w1", "monto": Decimal(10)},
+                 {"codigo": "b", "semana": "w2", "monto": Decimal(11)},
+                 {"codigo": "b", "semana": "w2", "monto": Decimal(12)}])
+    results = write_all(destination, table, [u1, u2])
+    assert stored_rows(destination, table) == normalized(expected_table(table, [u1, u2]))
+    assert (results[1].deleted, results[1].inserted) == (2, 3)
+
+
+def test_an_upload_with_a_subset_of_the_table_columns(dest):
+    destination, namespace = dest
+    table = spec(namespace, Strategy.UPSERT, primary_key=("codigo",))
+    write_all(destination, table, [("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)}])])
+    narrow = TableSpec(name=table.name, schema=table.schema, strategy=Strategy.UPSERT,
+                       columns=TEXT_KEY[:2], primary_key=("codigo",))
+    results = write_all(destination, narrow, [("u2", [{"codigo": "x", "semana": "w9"},
+                                                     {"codigo": "y", "semana": "w9"}])])
+    assert (results[0].inserted, results[0].updated) == (1, 1)
+    got = {r["codigo"]: r for r in stored_rows(destination, table)}
+    assert got["x"]["semana"] == "w9" and got["y"]["semana"] == "w9"
+    assert got["y"]["monto"] is None
+
+
+
+
+# --- MySQL: DDL commits on its own, so a failed write must revert every DDL step -----------
+
+@pytest.fixture
+def mysql_destination(mysql_database: str):
+    from sage_pipelines.destinations.mysql import MySQLDestination
+    return MySQLDestination(ConnectionSettings(kind="mysql", name="m", host=MYSQL_HOST, port=3306,
+                                               user="root", database=mysql_database))
+
+
+def test_mysql_a_first_delete_insert_whose_index_fails_leaves_no_table(mysql_destination, mysql_database):
+    from sage_pipelines.errors import SageError
+    cols = tuple(Column(f"k{i}", ColumnType(Kind.TEXT)) for i in range(5))  # 5 x 1020 bytes > 3072
+    table = spec(mysql_database, Strategy.DELETE_INSERT, columns=cols,
+                 delete_by=tuple(c.name for c in cols))
+    with pytest.raises(SageError, match="key was too long"):
+        write_all(mysql_destination, table, [("u1", [{c.name: "v" for c in cols}])])
+    with pytest.raises(SageError, match="does not exist"):
+        mysql_destination.read(table)
+
+
+def test_mysql_a_failed_write_drops_the_column_it_added(mysql_destination, mysql_database):
+    from sage_pipelines.errors import DataError
+    table = spec(mysql_database, Strategy.UPSERT, primary_key=("codigo",))
+    write_all(mysql_destination, table, [("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)}])])
+    before = mysql_destination.read(table).schema
+    wider = TableSpec(name=table.name, schema=table.schema, strategy=Strategy.UPSERT,
+                      columns=TEXT_KEY + (Column("extra", ColumnType(Kind.TEXT)),), primary_key=("codigo",))
+    bad = reader_of([{"codigo": "y", "semana": "w", "monto": Decimal(1), "extra": "e"}] * 4,
+                    wider.columns, batch_rows=1, fail_after_batches=2)
+    with pytest.raises(DataError):
+        mysql_destination.write(bad, wider, "u2")
+    assert mysql_destination.read(table).schema == before
+
+
+def test_mysql_a_failed_write_narrows_back_the_column_it_widened(mysql_destination, mysql_database):
+    from sage_pipelines.errors import DataError
+    from sage_pipelines_tests.test_destination_mysql import column_types
+    table = spec(mysql_database, Strategy.UPSERT, primary_key=("codigo",))
+    write_all(mysql_destination, table, [("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)}])])
+    before = column_types(mysql_database, table.name)
+    wide = tuple(Column("monto", ColumnType(Kind.DECIMAL, 20, 4)) if c.name == "monto" else c
+                 for c in TEXT_KEY)
+    wider = TableSpec(name=table.name, schema=table.schema, strategy=Strategy.UPSERT, columns=wide,
+                      primary_key=("codigo",))
+    bad = reader_of([{"codigo": "y", "semana": "w", "monto": Decimal("1.2345")}] * 4, wide,
+                    batch_rows=1, fail_after_batches=2)
+    with pytest.raises(DataError):
+        mysql_destination.write(bad, wider, "u2")
+    assert column_types(mysql_database, table.name) == before

@@ -5,8 +5,9 @@
 
 All of it is one transaction where the database allows transactional DDL (PostgreSQL, DuckDB).
 Where DDL commits by itself (MySQL) the table is created or altered first, under a lock that
-serializes writers, and a table this write created is dropped again if the data transaction
-fails, so a failure leaves the destination as it was.
+serializes writers, and each DDL step is undone again (a created table dropped, an added column
+dropped, a widened column narrowed back) if a later step or the data transaction fails, so a
+failure leaves the destination as it was.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ class SqlDestination:
     def _write(self, conn: Any, table: TableSpec, rows: StagedRows) -> WriteResult:
         d = self.dialect
         target: Target | None = None
-        created = False
+        undo: list[str] = []  # statements reverting DDL that committed on its own, in order
         try:
             target = self._target(conn, table)
             # Take turns before the transaction starts, so its snapshot sees the previous
@@ -143,16 +144,16 @@ class SqlDestination:
             d.serialize_ddl(conn, target)
             if d.transactional_ddl:
                 d.begin(conn)
-                created = self._prepare_table(conn, table, target)
+                self._prepare_table(conn, table, target, undo)
             else:
-                created = self._prepare_table(conn, table, target)
+                self._prepare_table(conn, table, target, undo)
                 d.begin(conn)
             d.lock_table(conn, target)
             result = self._apply(conn, table, target, rows)
             d.commit(conn)
             return result
         except BaseException as exc:
-            self._undo(conn, target if created and not d.transactional_ddl else None)
+            self._undo(conn, [] if d.transactional_ddl else undo)
             if rows.error is not None:
                 raise rows.error
             failure = self._failed(exc, target)
@@ -166,13 +167,17 @@ class SqlDestination:
                 except Exception:  # noqa: BLE001 - the lock also ends with the session
                     pass
 
-    def _undo(self, conn: Any, created: Target | None) -> None:
+    def _undo(self, conn: Any, ddl: list[str]) -> None:
+        """Roll back, then revert the DDL that committed on its own, last step first."""
         try:
             self.dialect.rollback(conn)
-            if created is not None:  # DDL committed on its own: remove the table we made
-                self.dialect.run(conn, f"DROP TABLE IF EXISTS {self.dialect.table(created)}")
         except Exception:  # noqa: BLE001 - the original failure is what the user must see
             pass
+        for statement in reversed(ddl):
+            try:
+                self.dialect.run(conn, statement)
+            except Exception:  # noqa: BLE001 - as above
+                pass
 
     def _column_defs(self, table: TableSpec, columns: tuple[Column, ...]) -> list[ColumnDef]:
         """Key and delete_by columns are NOT NULL: SQL's `=` never matches NULL, so a NULL there
@@ -185,8 +190,9 @@ class SqlDestination:
                           nullable=c.nullable and c.name not in keys)
                 for c in columns]
 
-    def _prepare_table(self, conn: Any, table: TableSpec, target: Target) -> bool:
-        """Create the table, or evolve it to take the upload; True when it was created."""
+    def _prepare_table(self, conn: Any, table: TableSpec, target: Target, undo: list[str]) -> None:
+        """Create the table, or evolve it to take the upload; `undo` gets, after each step, the
+        statement that reverts it (used where DDL is not transactional)."""
         d = self.dialect
         existing = d.table_columns(conn, target)
         defs = self._column_defs(table, table.table_columns)
@@ -195,9 +201,10 @@ class SqlDestination:
                 d.create_schema(conn, target.schema)
             key = table.primary_key if table.strategy is Strategy.UPSERT else ()
             d.run(conn, d.create_table_sql(target, defs, key))
+            undo.append(f"DROP TABLE IF EXISTS {d.table(target)}")
             if table.strategy is Strategy.DELETE_INSERT:
                 d.run(conn, d.create_index_sql(target, table.effective_delete_by))
-            return True
+            return
         keys = set(table.primary_key) | (set(table.effective_delete_by)
                                          if table.strategy is Strategy.DELETE_INSERT else set())
         wanted = [Wanted(c, d.type_map.stored(c.type, key=c.name in keys)) for c in table.table_columns]
@@ -206,9 +213,12 @@ class SqlDestination:
         by_name = {x.name: x for x in defs}
         for w in plan.add:
             d.run(conn, d.add_column_sql(target, by_name[w.column.name]))
+            undo.append(d.drop_column_sql(target, w.column.name))
         for w in plan.widen:
-            d.run(conn, d.widen_column_sql(target, by_name[w.column.name]))
-        return False
+            wide = by_name[w.column.name]
+            d.run(conn, d.widen_column_sql(target, wide))
+            old = have[d.q.fold(w.column.name)]
+            undo.append(d.widen_column_sql(target, ColumnDef(wide.name, d.type_map.ddl(old), wide.nullable)))
 
     def _apply(self, conn: Any, table: TableSpec, target: Target, rows: StagedRows) -> WriteResult:
         d = self.dialect

@@ -182,6 +182,9 @@ class Dialect:
     def add_column_sql(self, target: Target, column: ColumnDef) -> str:
         return f"ALTER TABLE {self.table(target)} ADD COLUMN {self.q.ident(column.name)} {column.ddl}"
 
+    def drop_column_sql(self, target: Target, name: str) -> str:
+        return f"ALTER TABLE {self.table(target)} DROP COLUMN {self.q.ident(name)}"
+
     def widen_column_sql(self, target: Target, column: ColumnDef) -> str:
         return (f"ALTER TABLE {self.table(target)} ALTER COLUMN {self.q.ident(column.name)} "
                 f"TYPE {column.ddl}")
