@@ -8,6 +8,7 @@ returns what each asset wrote or why the run failed.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -54,11 +55,27 @@ def ensure_dagster_home(home: SageHome) -> Path:
 
 
 def latest_upload(home: SageHome, casilla: str) -> str:
+    """The upload added last: by the store's creation time (ids given with --id need not sort by
+    time); a folder dropped into landing that has no row yet counts from its folder's mtime."""
+    from sqlalchemy import select
+
+    from sage_pipelines.store.db import session_scope
+    from sage_pipelines.store.models import Upload
+
     root = home.landing / casilla
-    ids = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    ids = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
     if not ids:
         raise ConfigError(f"casilla {casilla!r} has no uploads (add one with `sage uploads add`)")
-    return ids[-1]
+    with session_scope(home) as session:
+        created = dict(session.execute(select(Upload.id, Upload.creado_en).where(Upload.id.in_(ids))).all())
+
+    def added(upload_id: str) -> dt.datetime:
+        if upload_id in created:
+            return created[upload_id]
+        mtime = (root / upload_id).stat().st_mtime
+        return dt.datetime.fromtimestamp(mtime, dt.timezone.utc).replace(tzinfo=None)
+
+    return max(ids, key=lambda i: (added(i), i))
 
 
 def _selection(plans: list, casilla: str, tables: list[str] | None, destinations: list[str] | None) -> list[AssetKey]:
