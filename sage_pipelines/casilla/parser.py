@@ -10,6 +10,7 @@ verbatim and never evaluated.
 from __future__ import annotations
 
 import codecs
+import reprlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -97,7 +98,7 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, (int, float)):
         return f"a number ({value!r})"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {reprlib.repr(value)}"  # shortened: it may be a whole data file
 
 
 def _join(where: str, key: str) -> str:

@@ -9,6 +9,7 @@ dynamic partition key. Checking once here means no `..` or `/` ever reaches a pa
 from __future__ import annotations
 
 import re
+import reprlib
 
 from sage_pipelines.errors import ConfigError
 
@@ -19,13 +20,13 @@ UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 def check_name(value: object, where: str) -> str:
     """A casilla / materialization / destination name: 1-64 letters, digits or underscores."""
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):
-        raise ConfigError(f"{where}: invalid name {value!r} (use 1-64 letters, digits or underscores)")
+        raise ConfigError(f"{where}: invalid name {reprlib.repr(value)} (use 1-64 letters, digits or underscores)")
     return value
 
 
 def check_upload_id(value: object, where: str = "upload id") -> str:
     """An upload id: starts with a letter or digit, then letters, digits, `_`, `.`, `-` (max 64)."""
     if not isinstance(value, str) or not UPLOAD_ID_RE.fullmatch(value):
-        raise ConfigError(f"{where}: invalid upload id {value!r} (expected "
+        raise ConfigError(f"{where}: invalid upload id {reprlib.repr(value)} (expected "
                           "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}, e.g. 20261129T061502Z-3f9a1c)")
     return value
