@@ -247,3 +247,23 @@ def test_mysql_a_failed_write_narrows_back_the_column_it_widened(mysql_destinati
     with pytest.raises(DataError):
         mysql_destination.write(bad, wider, "u2")
     assert column_types(mysql_database, table.name) == before
+
+
+# --- switching an existing table to upsert --------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql", "mysql"])
+def test_upsert_into_a_table_created_without_a_key_is_refused_and_leaves_it(kind, request, tmp_path):
+    """An append table has no primary key: an upsert into it must not silently duplicate rows
+    (MySQL did) nor fail with the driver's ON CONFLICT message — it is refused in one clear line."""
+    from sage_pipelines.errors import DestinationError
+
+    destination, namespace = _destination(kind, request, tmp_path)
+    appended = spec(namespace, Strategy.APPEND)
+    rows = [{"codigo": "a", "semana": "w1", "monto": Decimal(1)}]
+    write_all(destination, appended, [("u1", rows)])
+    before = stored_rows(destination, appended)
+    upserted = TableSpec(name=appended.name, schema=namespace, strategy=Strategy.UPSERT,
+                         columns=TEXT_KEY, primary_key=("codigo",))
+    with pytest.raises(DestinationError, match=r"upsert needs a primary key on \(codigo\)"):
+        write_all(destination, upserted, [("u2", [{"codigo": "a", "semana": "w2", "monto": Decimal(2)}])])
+    assert stored_rows(destination, appended) == before

@@ -205,6 +205,8 @@ class SqlDestination:
             if table.strategy is Strategy.DELETE_INSERT:
                 d.run(conn, d.create_index_sql(target, table.effective_delete_by))
             return
+        if table.strategy is Strategy.UPSERT:
+            self._require_unique_key(conn, table, target)
         keys = set(table.primary_key) | (set(table.effective_delete_by)
                                          if table.strategy is Strategy.DELETE_INSERT else set())
         wanted = [Wanted(c, d.type_map.stored(c.type, key=c.name in keys)) for c in table.table_columns]
@@ -219,6 +221,19 @@ class SqlDestination:
             d.run(conn, d.widen_column_sql(target, wide))
             old = have[d.q.fold(w.column.name)]
             undo.append(d.widen_column_sql(target, ColumnDef(wide.name, d.type_map.ddl(old), wide.nullable)))
+
+    def _require_unique_key(self, conn: Any, table: TableSpec, target: Target) -> None:
+        """An upsert into an existing table needs a unique key on exactly the primary key
+        columns; a table created by append or delete_insert has none, and without one the
+        database would either refuse ON CONFLICT obscurely or (MySQL) silently duplicate rows."""
+        fold = self.dialect.q.fold
+        wanted = frozenset(fold(k) for k in table.primary_key)
+        if any(frozenset(fold(c) for c in key) == wanted for key in self.dialect.unique_keys(conn, target)):
+            return
+        raise DestinationError(
+            f"table {target.label}: upsert needs a primary key on ({', '.join(table.primary_key)}) but the "
+            "existing table has none (it was created by another strategy); recreate the table or keep "
+            "its strategy")
 
     def _apply(self, conn: Any, table: TableSpec, target: Target, rows: StagedRows) -> WriteResult:
         d = self.dialect

@@ -126,6 +126,21 @@ class Dialect:
             (target.schema, target.name))
         return [CatalogColumn(r[0], str(r[1]).lower(), r[2], r[3], r[4]) for r in rows]
 
+    def unique_keys(self, conn: Any, target: Target) -> list[frozenset[str]]:
+        """The column sets of the table's PRIMARY KEY and UNIQUE constraints."""
+        rows = self.query(
+            conn,
+            "SELECT tc.constraint_name, kcu.column_name FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage kcu ON tc.constraint_name = kcu.constraint_name "
+            "AND tc.table_schema = kcu.table_schema AND tc.table_name = kcu.table_name "
+            f"WHERE tc.table_schema = {self.param} AND tc.table_name = {self.param} "
+            "AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            (target.schema, target.name))
+        keys: dict[str, set[str]] = {}
+        for constraint, column in rows:
+            keys.setdefault(constraint, set()).add(column)
+        return [frozenset(cols) for cols in keys.values()]
+
     def serialize_ddl(self, conn: Any, target: Target) -> None:
         """Make concurrent writers of the same table take turns from here on (before DDL)."""
 
