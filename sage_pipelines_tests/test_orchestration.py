@@ -202,3 +202,43 @@ def test_executions_sensor_lands_successful_executions_as_uploads(demo_home, tmp
         result = defs.resolve_sensor_def("sage_landing_sensor")(build_sensor_context(instance=instance))
         assert [r.partition_key for r in result.run_requests] == landed
     assert "0b6f3a2e-aaaa-4bbb-8ccc-000000000003" not in json.loads(context.cursor)
+
+
+def test_an_execution_for_a_casilla_registered_later_lands_once_it_is(demo_home, tmp_path):
+    from sage_pipelines.demo.data import write_week
+    from sage_pipelines.store.casillas import register_casilla
+    from sage_pipelines.store.db import session_scope
+
+    week = write_week(tmp_path / "w1", 1)
+    single = """
+sage_yaml: {name: Productos}
+catalogs:
+  productos:
+    name: Productos
+    filename: productos.csv
+    file_format: {type: CSV, delimiter: ",", header: true}
+    fields:
+      - {name: codigo_producto, type: texto}
+      - {name: nombre, type: texto}
+      - {name: categoria, type: texto}
+      - {name: precio, type: decimal}
+"""
+    write_execution(demo_home.executions, "0b6f3a2e-aaaa-4bbb-8ccc-00000000000a", "productos_tarde", "Éxito",
+                    week / "productos.csv")
+    defs = build_definitions(demo_home)
+    sensor = defs.resolve_sensor_def("sage_executions_sensor")
+    with DagsterInstance.ephemeral() as instance:
+        context = build_sensor_context(instance=instance)
+        sensor(context)
+        assert not (demo_home.landing / "productos_tarde").exists()
+        with session_scope(demo_home) as session:
+            register_casilla(session, "productos_tarde", single, "productos_tarde.yaml")
+        sensor(build_sensor_context(instance=instance, cursor=context.cursor))
+        assert [p.name for p in (demo_home.landing / "productos_tarde").iterdir()] == [
+            "0b6f3a2e-aaaa-4bbb-8ccc-00000000000a"]
+
+
+def test_history_of_an_unknown_casilla_is_a_one_line_error(demo_home, capsys):
+    assert sage_main(["history", "no_such_casilla"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_casilla" in err[0]

@@ -18,16 +18,9 @@ from sage_pipelines.casilla.inference import infer_columns, proposed_overrides
 from sage_pipelines.casilla.readers import upload_members
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.uploads import latest_upload
 from sage_pipelines.store.casillas import load_casilla
 from sage_pipelines.store.db import session_scope
-
-
-def _latest_upload(home: SageHome, casilla: str) -> Path:
-    root = home.landing / casilla
-    uploads = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    if not uploads:
-        raise ConfigError(f"casilla {casilla!r} has no uploads under {root}; give one with --sample FILE_OR_DIR")
-    return uploads[-1]
 
 
 def _table_block(catalog_key: str, inferred: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +44,13 @@ def analyze_casilla(name: str, sample: Path | None = None, sample_rows: int = 10
     home = home or SageHome.from_env()
     with session_scope(home) as session:
         _row, sage = load_casilla(session, name)
-    source = Path(sample) if sample is not None else _latest_upload(home, name)
+    if sample is not None:
+        source = Path(sample)
+    else:
+        try:
+            source = home.upload_dir(name, latest_upload(home, name))
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}, or give a sample with --sample FILE_OR_DIR") from None
     members = {m.catalog.key: m for m in upload_members(sage, source)}
     comments = [f"# Proposed by `sage analyze {name}` from {source}. Review before applying."]
     tables: dict[str, Any] = {}

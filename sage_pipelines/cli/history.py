@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from sage_pipelines.cli.secrets import print_rows, ready_home
 from sage_pipelines.store.db import session_scope
+from sage_pipelines.store.casillas import get_casilla
 from sage_pipelines.store.history import list_history
 from sage_pipelines.store.models import MaterializationServer
 
@@ -23,6 +24,8 @@ def _cmd_history(args: argparse.Namespace) -> int:
                  f"{h.segundos:.2f}", h.servidor or servers.get(h.servidor_id),
                  (h.error or "").splitlines()[0][:120] if h.error else None)
                 for h in list_history(session, args.casilla, args.limit)]
+        if args.casilla and not rows:
+            get_casilla(session, args.casilla)  # a misspelt casilla is a mistake, not an empty history
     print_rows(HEADERS, rows)
     return 0
 

@@ -20,6 +20,9 @@ from sage_pipelines.errors import SageError
 from sage_pipelines.settings import SageHome
 
 
+RETRY = "waiting"
+
+
 def accepted_statuses() -> set[str]:
     return {s.strip() for s in os.environ.get("SAGE_EXECUTIONS_ACCEPT", "Éxito").split(",") if s.strip()}
 
@@ -55,7 +58,7 @@ def land_execution(home: SageHome, folder: Path, casillas: dict[str, str]) -> st
     casilla_ref = str((report.get("execution_info") or {}).get("casilla_id", ""))
     casilla = casillas.get(casilla_ref)
     if casilla is None:
-        return f"skipped (casilla {casilla_ref!r} is not registered)"
+        return f"{RETRY} (casilla {casilla_ref!r} is not registered yet)"
     data = data_file(folder)
     if data is None:
         return "skipped (no data.<ext> file)"
@@ -95,8 +98,8 @@ def build_executions_sensor(home: SageHome) -> SensorDefinition:
                 outcome = land_execution(home, folder, refs)
             except SageError as exc:
                 outcome = f"skipped ({exc})"
-            if outcome == "pending":
-                continue
+            if outcome == "pending" or outcome.startswith(RETRY):
+                continue  # look again next tick: SAGE is still writing, or the casilla is not registered yet
             context.log.info(f"execution {folder.name}: {outcome}")
             done.add(folder.name)
             if outcome.startswith("landed"):

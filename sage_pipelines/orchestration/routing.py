@@ -165,7 +165,8 @@ def materialize_routed(casilla: str, upload_id: str | None = None, tables: list[
     SQLite instance's per-run databases (alembic's module globals). The daemon path (sensor and
     schedules) launches each run in its own process and has no such limit.
     """
-    from sage_pipelines.orchestration.run import RunOutcome, _selection, latest_upload, materialize_upload
+    from sage_pipelines.orchestration.run import RunOutcome, _selection, materialize_upload
+    from sage_pipelines.store.uploads import latest_upload
     from sage_pipelines.spec.plan import load_plans
     from sage_pipelines.store.db import session_scope
 

@@ -8,7 +8,6 @@ returns what each asset wrote or why the run failed.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstru
 from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.orchestration.naming import asset_key, job_name, partitions_name
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.uploads import latest_upload
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
@@ -52,30 +52,6 @@ def ensure_dagster_home(home: SageHome) -> Path:
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ["SAGE_HOME"] = str(home.root)
     return dagster_home
-
-
-def latest_upload(home: SageHome, casilla: str) -> str:
-    """The upload added last: by the store's creation time (ids given with --id need not sort by
-    time); a folder dropped into landing that has no row yet counts from its folder's mtime."""
-    from sqlalchemy import select
-
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.models import Upload
-
-    root = home.landing / casilla
-    ids = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
-    if not ids:
-        raise ConfigError(f"casilla {casilla!r} has no uploads (add one with `sage uploads add`)")
-    with session_scope(home) as session:
-        created = dict(session.execute(select(Upload.id, Upload.creado_en).where(Upload.id.in_(ids))).all())
-
-    def added(upload_id: str) -> dt.datetime:
-        if upload_id in created:
-            return created[upload_id]
-        mtime = (root / upload_id).stat().st_mtime
-        return dt.datetime.fromtimestamp(mtime, dt.timezone.utc).replace(tzinfo=None)
-
-    return max(ids, key=lambda i: (added(i), i))
 
 
 def _selection(plans: list, casilla: str, tables: list[str] | None, destinations: list[str] | None) -> list[AssetKey]:

@@ -139,3 +139,24 @@ def _record(session: Session, casilla: Casilla, sage: SageYaml, upload_id: str, 
     session.add(upload)
     session.flush()
     return upload
+
+
+def latest_upload(home: SageHome, casilla: str) -> str:
+    """The upload added last: by the store's creation time (ids given with --id need not sort by
+    time); a folder dropped into landing that has no row yet counts from its folder's mtime."""
+    from sage_pipelines.store.db import session_scope
+
+    root = home.landing / casilla
+    ids = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
+    if not ids:
+        raise ConfigError(f"casilla {casilla!r} has no uploads (add one with `sage uploads add`)")
+    with session_scope(home) as session:
+        created = dict(session.execute(select(Upload.id, Upload.creado_en).where(Upload.id.in_(ids))).all())
+
+    def added(upload_id: str) -> dt.datetime:
+        if upload_id in created:
+            return created[upload_id]
+        mtime = (root / upload_id).stat().st_mtime
+        return dt.datetime.fromtimestamp(mtime, dt.timezone.utc).replace(tzinfo=None)
+
+    return max(ids, key=lambda i: (added(i), i))
