@@ -316,3 +316,18 @@ def test_cli_apply_export_and_list(store, tmp_path, capsys):
     assert capsys.readouterr().err == (f"sage: error: {path}: materialization.tables.ventas.strategy: unknown "
                                        "strategy 'merge' (expected one of upsert, delete_insert, append, "
                                        "truncate_insert, reemplazar, agregar, actualizar)\n")
+
+
+def test_catalogs_that_make_the_same_dagster_asset_key_are_refused(sage_home: Path) -> None:
+    init_home()
+    fields = "    file_format: {type: CSV, delimiter: ',', header: true}\n    fields: [{name: a, type: texto}]\n"
+    casilla = ("sage_yaml: {name: dos}\ncatalogs:\n"
+               f"  ventas-2024:\n    name: a\n    filename: a.csv\n{fields}"
+               f"  ventas_2024:\n    name: b\n    filename: b.csv\n{fields}")
+    spec = {"materialization": {"name": "dos", "casilla": "dos", "destinations": {"warehouse": {"connection": "warehouse"}},
+                                "tables": {"ventas-2024": {"table": "a", "strategy": "append"},
+                                           "ventas_2024": {"table": "b", "strategy": "append"}}}}
+    with session_scope() as session:
+        register_casilla(session, "dos", casilla, "dos.yaml")
+    with session_scope() as session, pytest.raises(ConfigError, match="same Dagster asset key"):
+        apply_materialization(session, yaml.safe_dump(spec), "dos.yaml")

@@ -117,18 +117,27 @@ def _check_unique_targets(spec: MaterializationSpec, places: dict[str, tuple], p
 
 
 def _check_asset_clash(session: Session, spec: MaterializationSpec, path: str) -> None:
-    """Asset keys are [destination alias, casilla, catalog]: one owner per key."""
+    """Asset keys are [destination alias, casilla, catalog] as Dagster names (letters, digits,
+    underscores: `ventas-2024` and `ventas_2024` are one key): one owner per key."""
+    from sage_pipelines.orchestration.naming import dagster_name
+
+    mine: dict[tuple[str, str], str] = {}
+    for catalog, table in spec.tables.items():
+        for alias in table.destinations:
+            key = (alias, dagster_name(catalog))
+            if key in mine:
+                raise ConfigError(f"{path}.{catalog}: catalogs {mine[key]!r} and {catalog!r} make the same "
+                                  f"Dagster asset key {alias}/{spec.casilla}/{key[1]}")
+            mine[key] = catalog
     rows = session.execute(
         select(Materialization.nombre, MaterializationTable.catalogo, MaterializationTable.destinos)
         .join(MaterializationTable, MaterializationTable.materialization_id == Materialization.id)
         .join(Casilla, Casilla.id == Materialization.casilla_id)
         .where(Casilla.nombre == spec.casilla, Materialization.nombre != spec.name)).all()
     for other, catalog, aliases in rows:
-        table = spec.tables.get(catalog)
-        if table is None:
-            continue
-        for alias in table.destinations:
-            if alias in aliases:
-                raise ConfigError(f"{path}.{catalog}.destinations: asset {alias}/{spec.casilla}/{catalog} "
-                                  f"already belongs to materialization {other!r} (use another destination "
-                                  "alias or drop the table from one of them)")
+        for alias in aliases:
+            mine_catalog = mine.get((alias, dagster_name(catalog)))
+            if mine_catalog is not None:
+                raise ConfigError(f"{path}.{mine_catalog}.destinations: asset {alias}/{spec.casilla}/"
+                                  f"{dagster_name(catalog)} already belongs to materialization {other!r} "
+                                  "(use another destination alias or drop the table from one of them)")
