@@ -67,7 +67,7 @@ SAGE_YAML = "\n".join([
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--to-sql-rows", type=int, default=50_000,
                        help="rows pandas to_sql is timed on (then extrapolated)")
-    group.add_argument("--databases", default="postgresql,mysql", help="postgresql,mysql")
+    group.add_argument("--databases", default="postgresql,mysql,duckdb", help="postgresql,mysql,duckdb")
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -159,6 +159,7 @@ class Bench:
     """One database's runs; subclasses provide the raw floor, executemany and to_sql."""
 
     kind = ""
+    has_peers = True  # executemany and pandas to_sql can drive this database
     max_params = 65_535  # bound parameters per statement (to_sql multi packs a chunk in one)
 
     def __init__(self, base: Path, upload: Path, rows: int):
@@ -195,16 +196,18 @@ class Bench:
         self.ours(Strategy.TRUNCATE_INSERT, self.base, "base")
         out.append(Timing(self.kind, "floor: bulk load + delete + insert",
                           self.timed_step(lambda: self.floor(upsert=False)), n))
+        out.append(Timing(self.kind, "peak RSS after our writes (MB)", rss, 0))
+        if not self.has_peers:
+            return out
         self.ours(Strategy.TRUNCATE_INSERT, self.base, "base")
-        out.append(Timing(self.kind, "executemany upsert, 10,000/batch", self.timed_step(self.executemany), n))
+        out.insert(-1, Timing(self.kind, "executemany upsert, 10,000/batch", self.timed_step(self.executemany), n))
         subset = min(to_sql_rows, n)
         for method in (None, "multi"):
             chunk = min(BATCH, self.max_params // len(NAMES)) if method else BATCH
             seconds = self.timed_step(lambda: self.to_sql(subset, method, chunk))
             label = f"pandas to_sql{' multi' if method else ''}, {chunk:,}/chunk"
-            out.append(Timing(self.kind, label, seconds * n / subset, n,
-                              note=f"timed on {subset:,} rows ({seconds:.1f} s), extrapolated"))
-        out.append(Timing(self.kind, "peak RSS after our writes (MB)", rss, 0))
+            out.insert(-1, Timing(self.kind, label, seconds * n / subset, n,
+                                  note=f"timed on {subset:,} rows ({seconds:.1f} s), extrapolated"))
         return out
 
     @property
@@ -362,6 +365,52 @@ class MySQLBench(Bench):
             conn.close()
 
 
+class DuckDBBench(Bench):
+    """The embedded warehouse. Its floor is FACTS' own: pyarrow `read_csv` with the explicit
+    schema, then one INSERT ... ON CONFLICT from the Arrow table (no executemany / to_sql peers:
+    pandas has no DuckDB engine here)."""
+
+    kind = "duckdb"
+    has_peers = False
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        from sage_pipelines.destinations.duckdb import DuckDBDestination
+
+        self.path = self.base.parent.parent / "bench.duckdb"
+        self.schema = "main"
+        self.destination = DuckDBDestination(ConnectionSettings(kind="duckdb", name="bench", database=str(self.path)))
+
+    @property
+    def upsert_tail(self) -> str:
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in NAMES[1:] + ["_sage_upload_id", "_sage_loaded_at"])
+        return f"ON CONFLICT (id_venta) DO UPDATE SET {sets}"
+
+    def floor(self, upsert: bool) -> None:
+        import duckdb
+
+        schema = pa.schema([pa.field(c.name, c.type.to_arrow()) for c in COLUMNS])
+        upload = pacsv.read_csv(str(self.upload), convert_options=pacsv.ConvertOptions(column_types=schema))
+        cols = ", ".join(NAMES)
+        con = duckdb.connect(str(self.path))
+        try:
+            con.register("upload", upload)
+            con.execute("BEGIN")
+            insert = (f"INSERT INTO {self.qualified} ({cols}, _sage_upload_id, _sage_loaded_at) "
+                      f"SELECT {cols}, 'floor', localtimestamp FROM upload")
+            if upsert:
+                con.execute(f"{insert} {self.upsert_tail}")
+            else:
+                con.execute(f"DELETE FROM {self.qualified}")
+                con.execute(insert)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def cleanup(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 def print_table(timings: list[Timing]) -> None:
@@ -394,7 +443,7 @@ def run(args: argparse.Namespace) -> None:
               f"ratios: upsert rows vs the upsert floor, truncate rows vs the delete+insert floor",
               flush=True)
         timings: list[Timing] = []
-        for cls in (PostgresBench, MySQLBench):
+        for cls in (PostgresBench, MySQLBench, DuckDBBench):
             if cls.kind not in wanted and not (cls.kind == "mariadb" and "mysql" in wanted):
                 continue
             bench = cls(base, upload, rows)
