@@ -242,3 +242,43 @@ def test_history_of_an_unknown_casilla_is_a_one_line_error(demo_home, capsys):
     assert sage_main(["history", "no_such_casilla"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no_such_casilla" in err[0]
+
+
+def scheduled_requests(defs, name: str, instance) -> list:
+    import datetime as dt
+
+    from dagster import build_schedule_context
+
+    context = build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime(2026, 12, 7, 6, 0),
+                                     repository_def=defs.get_repository_def())
+    data = defs.resolve_schedule_def(name).evaluate_tick(context)
+    return list(data.run_requests or [])
+
+
+@pytest.mark.parametrize("server, local_runs, remote_runs", [("auto", 1, 0), ("big1", 0, 1)])
+def test_schedules_route_the_newest_upload_through_the_balancer(demo_home, tmp_path, server, local_runs,
+                                                               remote_runs):
+    """One schedule per server job, same cron: each requests only the steps routed to its server
+    (small files go local under `auto`; a pinned materialization always goes to its server)."""
+    from sage_pipelines.demo import DEMO_DIR
+    from sage_pipelines.servers.registry import add_server
+    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.store.db import session_scope
+
+    with session_scope(demo_home) as session:
+        add_server(session, "big1", "remote", endpoint="redis://127.0.0.1:6379/15", capacity=2, home=demo_home)
+    text = (DEMO_DIR / "materialization.yaml").read_text(encoding="utf-8")
+    text = text.replace("server: auto", f"server: {server}\n  schedule: \"0 6 * * 1\"")
+    with session_scope(demo_home) as session:
+        apply_materialization(session, text, "materialization.yaml")
+    upload = land_week(demo_home, tmp_path, 1)
+    defs = build_definitions(demo_home)
+    with DagsterInstance.get() as instance:  # the test's own DAGSTER_HOME
+        instance.add_dynamic_partitions(f"uploads_{CASILLA}", [upload])
+        local = scheduled_requests(defs, f"{CASILLA}_schedule", instance)
+        remote = scheduled_requests(defs, f"{CASILLA}_schedule__big1", instance)
+    assert (len(local), len(remote)) == (local_runs, remote_runs)
+    (request,) = local + remote
+    assert request.partition_key == upload
+    assert request.job_name == (f"materialize_{CASILLA}" if server == "auto" else f"materialize_{CASILLA}__big1")
+    assert len(request.asset_selection) == 4  # every table of the materialization, on one server

@@ -37,10 +37,14 @@ def build_definitions(home: SageHome | None = None) -> Definitions:
     assets, resources = build_assets(plans, home)
     by_casilla = casillas_of(plans)
     jobs = {casilla: casilla_job(casilla) for casilla in by_casilla}
-    schedules = [build_schedule(plan, jobs[plan.casilla]) for plan in plans if plan.schedule]
-    from sage_pipelines.orchestration.routing import server_jobs
+    from sage_pipelines.orchestration.routing import remote_servers, server_job
 
-    all_jobs = list(jobs.values()) + server_jobs(sorted(by_casilla), home)  # one per remote server too
+    servers = remote_servers(home)
+    remote = {(casilla, server): server_job(casilla, server) for casilla in sorted(by_casilla) for server in servers}
+    all_jobs = list(jobs.values()) + list(remote.values())  # one per remote server too
+    schedules = [build_schedule(plan, jobs[plan.casilla], home) for plan in plans if plan.schedule]
+    schedules += [build_schedule(plan, remote[(plan.casilla, server)], home, server)
+                  for plan in plans if plan.schedule for server in servers]
     sensors = ([build_landing_sensor(sorted(by_casilla), home, all_jobs), build_executions_sensor(home)]
                if jobs else [])
     if len(all_jobs) > len(jobs):  # remote servers exist: watch them (servers/monitor.py)

@@ -59,12 +59,6 @@ def remote_servers(home: SageHome) -> list[str]:
                                     .order_by(MaterializationServer.nombre)))
 
 
-def server_jobs(casillas: list[str], home: SageHome) -> list:
-    """One job per (casilla, remote server); `local` is the casilla's own job."""
-    servers = remote_servers(home)
-    return [server_job(casilla, server) for casilla in casillas for server in servers]
-
-
 # --------------------------------------------------------------------------- routing
 
 @dataclass

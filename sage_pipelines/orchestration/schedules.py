@@ -1,25 +1,52 @@
-"""Schedules: a materialization with a `schedule` cron re-materializes its casilla's newest upload."""
+"""Schedules: a materialization with a `schedule` cron re-materializes its casilla's newest upload.
+
+A schedule can only launch its own job, so a materialization gets one schedule per server job
+of its casilla (`<name>_schedule` for `local`, `<name>_schedule__<server>` for each remote one),
+all on the same cron. Each evaluates the balancer for the newest upload on the servers' stored
+state (the same inputs at the same tick, so the same split) and requests only the steps routed
+to its own server. Should two evaluations ever see different states, a step runs twice or waits
+for the next tick — both safe, since a rerun of an upload leaves the same table.
+"""
 
 from __future__ import annotations
 
 from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
 
-from sage_pipelines.orchestration.naming import dagster_name, job_name, partitions_name
+from sage_pipelines.orchestration.naming import asset_key, dagster_name, job_name, partitions_name
+from sage_pipelines.settings import SageHome
 from sage_pipelines.spec.plan import MaterializationPlan
 
+LOCAL = "local"
 
-def build_schedule(plan: MaterializationPlan, job) -> ScheduleDefinition:
-    @schedule(name=f"{dagster_name(plan.name)}_schedule", cron_schedule=plan.schedule, job=job,
-              description=f"Re-materialize the newest upload of {plan.casilla} ({plan.schedule})")
+
+def schedule_name(plan: MaterializationPlan, server: str = LOCAL) -> str:
+    return f"{dagster_name(plan.name)}_schedule" + ("" if server == LOCAL else f"__{dagster_name(server)}")
+
+
+def build_schedule(plan: MaterializationPlan, job, home: SageHome, server: str = LOCAL) -> ScheduleDefinition:
+    mine = {asset_key(t.destination.alias, plan.casilla, t.catalog_key) for t in plan.tables}
+
+    @schedule(name=schedule_name(plan, server), cron_schedule=plan.schedule, job=job,
+              description=f"Re-materialize the newest upload of {plan.casilla} ({plan.schedule}): "
+                          f"the steps the balancer routes to server {server}")
     def _scheduled(context: ScheduleEvaluationContext):
-        uploads = sorted(context.instance.get_dynamic_partitions(partitions_name(plan.casilla)))
+        from sage_pipelines.orchestration.routing import current_states, upload_run_requests
+
+        uploads = context.instance.get_dynamic_partitions(partitions_name(plan.casilla))
         if not uploads:
             return SkipReason(f"casilla {plan.casilla} has no uploads yet")
-        latest = uploads[-1]
-        return RunRequest(run_key=f"{plan.name}:{latest}:{context.scheduled_execution_time:%Y%m%dT%H%M}",
-                          partition_key=latest, job_name=job_name(plan.casilla),
-                          tags={"sage/casilla": plan.casilla, "sage/upload_id": latest})
+        from sage_pipelines.store.uploads import latest_upload
+
+        latest = latest_upload(home, plan.casilla)
+        tick = f"{context.scheduled_execution_time:%Y%m%dT%H%M}" if context.scheduled_execution_time else "now"
+        requests = []
+        for request in upload_run_requests(home, plan.casilla, [latest], current_states(home, live=False)):
+            selection = [k for k in (request.asset_selection or []) if k in mine]
+            if request.job_name != job_name(plan.casilla, server) or not selection:
+                continue
+            requests.append(RunRequest(run_key=f"{plan.name}:{latest}:{server}:{tick}", partition_key=latest,
+                                       job_name=request.job_name, asset_selection=selection,
+                                       tags=request.tags))
+        return requests or SkipReason(f"no step of upload {latest} is routed to server {server}")
 
     return _scheduled
-
-
