@@ -282,3 +282,13 @@ def test_schedules_route_the_newest_upload_through_the_balancer(demo_home, tmp_p
     assert request.partition_key == upload
     assert request.job_name == (f"materialize_{CASILLA}" if server == "auto" else f"materialize_{CASILLA}__big1")
     assert len(request.asset_selection) == 4  # every table of the materialization, on one server
+
+
+def test_runs_writing_one_duckdb_file_queue_one_at_a_time(demo_home):
+    """The casilla's job carries its DuckDB connection as a run tag, and the instance's run queue
+    limits that tag to one run per value: launched runs never fight over the file's lock."""
+    job = build_definitions(demo_home).resolve_job_def(f"materialize_{CASILLA}")
+    assert job.tags["sage/duckdb"] == "warehouse"
+    with DagsterInstance.get() as instance:
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+    assert {"key": "sage/duckdb", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits

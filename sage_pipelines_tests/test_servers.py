@@ -97,7 +97,9 @@ def test_an_added_server_limits_its_runs_in_the_dagster_run_queue(home, capsys):
     assert {"key": "sage/server", "value": "big1", "limit": 3} in limits
     run_cli(["servers", "remove", "big1"], capsys)
     config = yaml.safe_load((home.dagster_home / "dagster.yaml").read_text())
-    assert "tag_concurrency_limits" not in config["run_coordinator"]["config"]
+    limits = config["run_coordinator"]["config"].get("tag_concurrency_limits", [])
+    assert [x for x in limits if x["key"] == "sage/server"] == []  # the server's limit went with it
+    assert {"key": "sage/duckdb", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits  # kept
 
 
 def test_shared_postgres_storage_is_written_by_reference(home, monkeypatch):

@@ -13,7 +13,7 @@ from dagster import Definitions
 
 from sage_pipelines.orchestration.assets import build_assets, casillas_of
 from sage_pipelines.orchestration.executions import build_executions_sensor
-from sage_pipelines.orchestration.jobs import casilla_job
+from sage_pipelines.orchestration.jobs import casilla_job, duckdb_tags
 from sage_pipelines.orchestration.schedules import build_schedule
 from sage_pipelines.orchestration.sensors import build_landing_sensor
 from sage_pipelines.settings import SageHome
@@ -36,7 +36,7 @@ def build_definitions(home: SageHome | None = None) -> Definitions:
     plans = _plans(home)
     assets, resources = build_assets(plans, home)
     by_casilla = casillas_of(plans)
-    jobs = {casilla: casilla_job(casilla) for casilla in by_casilla}
+    jobs = {casilla: casilla_job(casilla, duckdb_tags(plans, casilla)) for casilla in by_casilla}
     from sage_pipelines.orchestration.routing import remote_servers, server_job
 
     servers = remote_servers(home)
