@@ -87,3 +87,40 @@ def test_sage_dev_serves_the_ui_on_this_sage_home(demo_home):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_under_sage_dev_a_new_upload_is_materialized_by_the_sensor_and_the_daemon(demo_home, tmp_path):
+    """The whole unattended path: an upload lands, the daemon's landing sensor requests a run,
+    the queued run is launched in its own process and writes every table of the upload."""
+    import signal
+
+    from sqlalchemy import select
+
+    from sage_pipelines.store.db import session_scope
+    from sage_pipelines.store.models import MaterializationHistory
+
+    port = free_port()
+    env = {**os.environ, "SAGE_HOME": str(demo_home.root)}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "dev", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        upload = land_week(demo_home, tmp_path, 1, "daemon-w1")
+        deadline = time.monotonic() + 150
+        written: list = []
+        while time.monotonic() < deadline and len(written) < 4:
+            time.sleep(3)
+            with session_scope(demo_home) as session:
+                written = list(session.scalars(select(MaterializationHistory).where(
+                    MaterializationHistory.upload_id == upload)))
+        assert sorted((h.tabla, h.estado) for h in written) == [
+            ("dim_clientes", "exito"), ("dim_productos", "exito"), ("fact_ventas", "exito"),
+            (f"{CASILLA}.fact_ventas", "exito")]
+        assert all(h.dagster_run_id for h in written)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
