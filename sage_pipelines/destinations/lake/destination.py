@@ -1,14 +1,17 @@
 """What every lake destination does around its format-specific commit.
 
 A write reads the whole upload first (so a `DataError` leaves the lake untouched and is raised
-unchanged), refuses NULL keys, keeps the last row per key for upsert, then asks the format to
-commit once; a commit that lost a race with another writer starts over from the new table
-state, a few times, before the write fails with a `DestinationError`.
+unchanged) into a temporary file it maps back rather than onto the heap, refuses NULL keys,
+keeps the last row per key for upsert, then asks the format to commit once; a commit that lost
+a race with another writer starts over from the new table state, a few times, before the write
+fails with a `DestinationError`.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
@@ -45,8 +48,15 @@ class LakeDestination:
         return f"{self.settings.name}.{self.namespace(table)}.{table.name} ({self.format})"
 
     def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
+        # The upload is spooled to a file of this write's own and mapped back (see `collect`);
+        # it lives under TMPDIR, which should be a disk, not a tmpfs (that would be RAM again).
+        with tempfile.TemporaryDirectory(prefix="sage-lake-upload-") as spool:
+            return self._write(batches, table, upload_id, Path(spool))
+
+    def _write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str,
+               spool: Path) -> WriteResult:
         started = time.perf_counter()
-        upload = collect(batches, upload_id)
+        upload = collect(batches, upload_id, spool)
         nbytes = upload.nbytes
         upload = prepare(upload, table)
         for attempt in range(MAX_ATTEMPTS):

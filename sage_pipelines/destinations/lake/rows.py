@@ -2,13 +2,16 @@
 
 Lake formats commit whole files, so a write first gathers the upload (a lazy reader that may
 raise `DataError` mid-stream) into one Arrow table: nothing touches the lake before the upload
-has been read to its end, which is what makes a bad value leave no trace. Everything here is
+has been read to its end, which is what makes a bad value leave no trace. The upload is spooled
+batch by batch to an Arrow IPC file and mapped back, so its bytes are file-backed pages the
+kernel can drop and reread, not heap: reading it holds one batch in memory, not the file. Everything here is
 vectorised (Arrow compute and Acero joins); no Python loop visits rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -20,9 +23,21 @@ from sage_pipelines.errors import ConfigError, SageError
 _ROW = "__sage_row"
 
 
-def collect(batches: pa.RecordBatchReader, upload_id: str) -> pa.Table:
-    """The whole upload with the `_sage_*` columns; raises whatever the reader raises, unchanged."""
-    return with_sage_columns(batches, upload_id).read_all()
+SPOOL_FILE = "upload.arrow"
+
+
+def collect(batches: pa.RecordBatchReader, upload_id: str, spool: Path) -> pa.Table:
+    """The whole upload with the `_sage_*` columns, memory-mapped from `spool/upload.arrow`.
+
+    Raises whatever the reader raises, unchanged. The table's buffers point into the mapped
+    file (uncompressed IPC is read zero-copy), so `spool` must outlive every use of the table.
+    """
+    reader = with_sage_columns(batches, upload_id)
+    path = str(Path(spool) / SPOOL_FILE)
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+    return pa.ipc.open_file(pa.memory_map(path, "r")).read_all()
 
 
 def match_columns(table: TableSpec) -> tuple[str, ...]:
