@@ -267,3 +267,31 @@ def test_upsert_into_a_table_created_without_a_key_is_refused_and_leaves_it(kind
     with pytest.raises(DestinationError, match=r"upsert needs a primary key on \(codigo\)"):
         write_all(destination, upserted, [("u2", [{"codigo": "a", "semana": "w2", "monto": Decimal(2)}])])
     assert stored_rows(destination, appended) == before
+
+
+# --- lake uploads are spooled to a temporary file, and it goes away --------------------------
+
+@pytest.mark.parametrize("kind", ["iceberg", "delta", "hudi"])
+def test_a_lake_write_spools_the_upload_to_disk_and_removes_it_even_on_failure(kind, request, tmp_path,
+                                                                               monkeypatch):
+    import tempfile
+
+    from sage_pipelines.errors import DataError
+
+    spool_root = tmp_path / "tmp"
+    spool_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_root))
+    import pyarrow as pa
+
+    mapped: list[str] = []
+    real_memory_map = pa.memory_map
+    monkeypatch.setattr(pa, "memory_map", lambda path, *a: mapped.append(str(path)) or real_memory_map(path, *a))
+    destination, namespace = _destination(kind, request, tmp_path)
+    table = spec(namespace, Strategy.APPEND)
+    rows = [{"codigo": f"c{i}", "semana": "w1", "monto": Decimal(i)} for i in range(6)]
+    write_all(destination, table, [("u1", rows)])
+    assert any(p.startswith(str(spool_root)) for p in mapped)  # the upload was read back from disk
+    with pytest.raises(DataError):
+        destination.write(reader_of(rows, table.columns, batch_rows=2, fail_after_batches=2), table, "u2")
+    assert list(spool_root.iterdir()) == []
+    assert len(destination.read(table)) == 6
