@@ -381,10 +381,7 @@ class DuckDBBench(Bench):
         self.schema = "main"
         self.destination = DuckDBDestination(ConnectionSettings(kind="duckdb", name="bench", database=str(self.path)))
 
-    @property
-    def upsert_tail(self) -> str:
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in NAMES[1:] + ["_sage_upload_id", "_sage_loaded_at"])
-        return f"ON CONFLICT (id_venta) DO UPDATE SET {sets}"
+    upsert_tail = PostgresBench.upsert_tail  # DuckDB speaks PostgreSQL's ON CONFLICT
 
     def floor(self, upsert: bool) -> None:
         import duckdb
