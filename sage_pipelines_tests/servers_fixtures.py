@@ -166,7 +166,7 @@ def build_home(root: Path, pg_schema: str) -> SageHome:
 
 
 def apply(home: SageHome, server_pin: str = "auto") -> None:
-    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.materialization.persist import apply_materialization
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:

@@ -262,7 +262,7 @@ def test_schedules_route_the_newest_upload_through_the_balancer(demo_home, tmp_p
     (small files go local under `auto`; a pinned materialization always goes to its server)."""
     from sage_pipelines.demo import DEMO_DIR
     from sage_pipelines.servers.registry import add_server
-    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.materialization.persist import apply_materialization
     from sage_pipelines.store.db import session_scope
 
     with session_scope(demo_home) as session:

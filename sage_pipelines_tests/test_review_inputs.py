@@ -41,7 +41,7 @@ def test_a_data_file_given_as_sage_yaml_is_refused_in_one_short_line(samples: Pa
 
 def test_a_huge_upload_id_is_refused_without_echoing_all_of_it():
     from sage_pipelines.errors import ConfigError
-    from sage_pipelines.spec.names import check_upload_id
+    from sage_pipelines.materialization.names import check_upload_id
 
     with pytest.raises(ConfigError) as info:
         check_upload_id("a" * 5000, "--id")

@@ -35,7 +35,7 @@ def materialize_seconds(pg_url: str, sage_yaml: str, base: Path, upload: Path) -
     from sage_pipelines.cli.setup import init_home
     from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
     from sage_pipelines.settings import SageHome
-    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.materialization.persist import apply_materialization
     from sage_pipelines.store.casillas import register_casilla
     from sage_pipelines.store.connections import add_connection
     from sage_pipelines.store.db import session_scope

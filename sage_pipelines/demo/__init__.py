@@ -63,7 +63,7 @@ def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) 
 
 def register_demo(home: SageHome) -> SageHome:
     """Register the demo casilla and apply its materialization on an initialised home."""
-    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.materialization.persist import apply_materialization
     from sage_pipelines.store.casillas import register_casilla
     from sage_pipelines.store.db import session_scope
 
@@ -79,7 +79,7 @@ def register_demo(home: SageHome) -> SageHome:
 def final_counts(home: SageHome) -> dict[str, int]:
     """Row counts of every demo table, read back through each destination's own reader."""
     from sage_pipelines.destinations.factory import open_destination
-    from sage_pipelines.spec.plan import load_plans
+    from sage_pipelines.materialization.plan import load_plans
     from sage_pipelines.store.db import session_scope
 
     counts = {}

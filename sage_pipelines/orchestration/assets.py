@@ -25,7 +25,7 @@ from sage_pipelines.destinations.spec_json import spec_to_json
 from sage_pipelines.orchestration.io_managers import IO_MANAGERS, SPEC_KEY, SageIOManager, column_schema
 from sage_pipelines.orchestration.naming import asset_key, dagster_name, io_manager_key, partitions_name
 from sage_pipelines.settings import SageHome
-from sage_pipelines.spec.plan import MaterializationPlan, TablePlan
+from sage_pipelines.materialization.plan import MaterializationPlan, TablePlan
 
 
 def uploads_partitions(casilla: str) -> DynamicPartitionsDefinition:

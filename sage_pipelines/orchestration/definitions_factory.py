@@ -23,7 +23,7 @@ def _plans(home: SageHome) -> list:
     url = home.store_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         return []  # `sage init` not run yet: nothing registered
-    from sage_pipelines.spec.plan import load_plans
+    from sage_pipelines.materialization.plan import load_plans
     from sage_pipelines.store.db import migrate, session_scope
 
     migrate(url)

@@ -133,7 +133,7 @@ def current_states(home: SageHome, live: bool = True) -> list[ServerState]:
 def upload_run_requests(home: SageHome, casilla: str, upload_ids: list[str],
                         states: list[ServerState] | None = None) -> list[RunRequest]:
     """The sensor's (and schedules') run requests for new uploads: one per upload and server."""
-    from sage_pipelines.spec.plan import load_plans
+    from sage_pipelines.materialization.plan import load_plans
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:
@@ -161,7 +161,7 @@ def materialize_routed(casilla: str, upload_id: str | None = None, tables: list[
     """
     from sage_pipelines.orchestration.run import RunOutcome, _selection, materialize_upload
     from sage_pipelines.store.uploads import latest_upload
-    from sage_pipelines.spec.plan import load_plans
+    from sage_pipelines.materialization.plan import load_plans
     from sage_pipelines.store.db import session_scope
 
     home = home or SageHome.from_env()

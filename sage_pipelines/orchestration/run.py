@@ -106,7 +106,7 @@ def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[
 
         return materialize_routed(casilla, upload_id, tables, destinations, home, run_config, tags,
                                   log_level=log_level)
-    from sage_pipelines.spec.plan import load_plans
+    from sage_pipelines.materialization.plan import load_plans
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:

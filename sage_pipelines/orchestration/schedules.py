@@ -14,7 +14,7 @@ from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, S
 
 from sage_pipelines.orchestration.naming import asset_key, dagster_name, job_name, partitions_name
 from sage_pipelines.settings import SageHome
-from sage_pipelines.spec.plan import MaterializationPlan
+from sage_pipelines.materialization.plan import MaterializationPlan
 
 LOCAL = "local"
 

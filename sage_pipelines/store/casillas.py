@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.names import check_name
+from sage_pipelines.materialization.names import check_name
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.models import Casilla, Materialization
 
@@ -35,8 +35,8 @@ def register_casilla(session: Session, name: str, yaml_text: str, source: str) -
 
 def _check_materializations(session: Session, row: Casilla, sage: SageYaml) -> None:
     """A new version of the YAML must still hold every catalog and column its materializations use."""
-    from sage_pipelines.spec.persist import spec_from_row  # the spec layer builds on this registry
-    from sage_pipelines.spec.validate import validate_spec
+    from sage_pipelines.materialization.persist import spec_from_row  # the spec layer builds on this registry
+    from sage_pipelines.materialization.validate import validate_spec
 
     for m in session.scalars(select(Materialization).where(Materialization.casilla_id == row.id)):
         try:

@@ -22,7 +22,7 @@ from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.readers import UploadMember, upload_members
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.settings import SageHome
-from sage_pipelines.spec.names import check_upload_id
+from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.casillas import get_casilla, load_casilla
 from sage_pipelines.store.models import Casilla, Upload

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.cli.setup import init_home
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.persist import apply_materialization, export_materialization, get_materialization
+from sage_pipelines.materialization.persist import apply_materialization, export_materialization, get_materialization
 from sage_pipelines.store.casillas import register_casilla
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import (AuditLog, DatabaseConnection, DbSecret, Lake, Materialization,

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.export import dump_spec
-from sage_pipelines.spec.loader import load_spec
-from sage_pipelines.spec.model import DestinationSpec, MaterializationSpec, TableConfig, TableTarget
-from sage_pipelines.spec.validate import validate_spec
+from sage_pipelines.materialization.export import dump_spec
+from sage_pipelines.materialization.loader import load_spec
+from sage_pipelines.materialization.model import DestinationSpec, MaterializationSpec, TableConfig, TableTarget
+from sage_pipelines.materialization.validate import validate_spec
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.casillas import get_casilla
 from sage_pipelines.store.models import (DatabaseConnection, Lake, Materialization, MaterializationDestination,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.model import Catalog, SageYaml
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.model import AUTO_SERVER, MaterializationSpec, TableConfig, target_schema
+from sage_pipelines.materialization.model import AUTO_SERVER, MaterializationSpec, TableConfig, target_schema
 from sage_pipelines.store.casillas import load_casilla
 from sage_pipelines.store.models import (Casilla, DatabaseConnection, Lake, Materialization,
                                          MaterializationServer, MaterializationTable)

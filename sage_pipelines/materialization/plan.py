@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.destinations.base import TableSpec
-from sage_pipelines.spec.model import DEFAULT_LAKE_FORMAT, target_schema
-from sage_pipelines.spec.persist import table_config
+from sage_pipelines.materialization.model import DEFAULT_LAKE_FORMAT, target_schema
+from sage_pipelines.materialization.persist import table_config
 from sage_pipelines.store.models import Materialization, MaterializationDestination
 
 
