@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from sage_pipelines.cli import main
-from sage_pipelines.cli.setup import init_home
+from sage_pipelines.services.home import init_home
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.materialization.persist import apply_materialization
-from sage_pipelines.store.casillas import list_casillas, load_casilla, register_casilla
+from sage_pipelines.services.materializations import apply_materialization
+from sage_pipelines.services.casillas import list_casillas, load_casilla, register_casilla
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import AuditLog, Casilla
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
-from sage_pipelines.materialization.persist import apply_materialization
+from sage_pipelines.services.materializations import apply_materialization
 from sage_pipelines.materialization.plan import DestinationRef, load_plans
 from sage_pipelines.types import ColumnType, Kind
 from sage_pipelines_tests.test_materialization import spec, store, ventas  # noqa: F401  (store is a fixture)

@@ -42,6 +42,13 @@ def migrate(url: str) -> None:
         command.upgrade(cfg, "head")
 
 
+def store_exists(home: SageHome) -> bool:
+    """Whether `sage init` has created the store of `home` (a PostgreSQL store always counts:
+    its database is the operator's to create)."""
+    url = home.store_url
+    return not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists()
+
+
 @contextlib.contextmanager
 def session_scope(home: SageHome | None = None) -> Iterator[Session]:
     """A session on the store of `home` (default: $SAGE_HOME), committed on success."""
