@@ -2,7 +2,8 @@
 
 Registers the casilla `ventas_semanales` (clientes, productos, ventas), applies its
 materialization (upsert for the masters, delete_insert by week for sales), then lands three
-weekly uploads and materializes each through Dagster, printing what changed.
+weekly uploads and materializes each through Dagster, printing what changed. It calls the same
+services the CLI calls (`services.*`, `orchestration.run`), never the CLI itself.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""The materialization spec: which casilla tables go where, with which keys and strategy.
+"""The materialization model: which casilla tables go where, with which keys and strategy.
 
-`loader` turns the YAML into a typed `MaterializationSpec`, `validate` checks it against the
-casilla and the store, `persist` stores it, `export` prints it back, and `plan` resolves what
-the Dagster asset factory consumes.
+`model` holds the typed spec (and the server words `auto` / `local`), `loader` turns the YAML
+into it, `validate` checks it against the casilla and the store, `persist` maps it onto store
+rows and back, `export` prints it as canonical YAML, `plan` resolves what the Dagster asset
+factory consumes, `casillas` reads a registered casilla's SAGE YAML, and `names` checks names
+that become paths and Dagster names. It may query the store; applying a YAML (validate, store,
+audit) is `services.materializations`.
 """

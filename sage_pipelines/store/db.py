@@ -1,4 +1,5 @@
-"""Opening the metadata store and migrating it to the newest schema with Alembic."""
+"""Opening the metadata store, telling whether `sage init` created it, and migrating it to the
+newest schema with Alembic."""
 
 from __future__ import annotations
 
