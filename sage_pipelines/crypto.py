@@ -14,6 +14,7 @@ who uses them and the audit trail are `services.secrets`).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sage_pipelines.errors import SageError
 from sage_pipelines.security import remember_secret
@@ -130,6 +133,16 @@ def decrypt_secret(home: SageHome | None, ciphertext: bytes) -> dict[str, Any]:
     payload = json.loads(plain)
     remember_secret(*(str(v) for v in payload.values() if v is not None))
     return payload
+
+
+def derived_key(home: SageHome | None, purpose: str) -> bytes:
+    """A Fernet key for one `purpose` (e.g. the console's session cookies), derived (HKDF-SHA256)
+    from the installation's newest secret key: no second key file to keep, and a key rotation
+    also retires what was sealed under the old key."""
+    home = home or SageHome.from_env()
+    master = base64.urlsafe_b64decode(load_keys(home)[0])
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"sage:{purpose}".encode()).derive(master)
+    return base64.urlsafe_b64encode(derived)
 
 
 class Rotation:

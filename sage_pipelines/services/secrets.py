@@ -65,9 +65,10 @@ def get_secret(session: Session, name: str) -> DbSecret:
 def add_secret(session: Session, name: str, type: str, host: str | None = None, port: int | None = None,
                user: str | None = None, database: str | None = None, password: str | None = None,
                options: Mapping[str, Any] | None = None, *, home: SageHome | None = None,
-               replace: bool = False) -> DbSecret:
+               replace: bool = False, keep_credentials: bool = False) -> DbSecret:
     """Store a secret; only its password (S3: its keys) is encrypted. `replace` updates in place,
-    so connections and lakes that use it follow."""
+    so connections and lakes that use it follow; with `keep_credentials` an update that brings
+    no new password (S3: no new keys) keeps the stored ciphertext (an edit form's blank field)."""
     if not _NAME.match(name or ""):
         raise ConfigError(f"secret name {name!r}: use letters, digits, '_', '-' or '.'")
     if type not in SECRET_TYPES:
@@ -86,10 +87,13 @@ def add_secret(session: Session, name: str, type: str, host: str | None = None, 
         session.add(secret)
     secret.tipo, secret.servidor, secret.puerto = type, host, int(port) if port is not None else None
     secret.usuario = None if type == "s3" else user  # an S3 access key id stays encrypted
-    secret.basedatos, secret.opciones, secret.credenciales = database, opts, ciphertext
+    if ciphertext is not None or not keep_credentials:
+        secret.credenciales = ciphertext
+    secret.basedatos, secret.opciones = database, opts
     session.flush()
     audit(session, action, f"secret:{name}", tipo=type, servidor=host, puerto=secret.puerto,
-          usuario=secret.usuario, basedatos=database, opciones=sorted(opts), cifrado=sorted(payload))
+          usuario=secret.usuario, basedatos=database, opciones=sorted(opts),
+          cifrado=sorted(payload) if payload or not keep_credentials else "kept")
     return secret
 
 

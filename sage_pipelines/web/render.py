@@ -1,0 +1,66 @@
+"""Rendering the console's pages: Jinja2 templates (autoescaped), links into the Dagster UI.
+
+No JavaScript: every action is a plain HTML form, and a page that waits for a run refreshes
+itself with `<meta http-equiv="refresh">`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from starlette.responses import Response
+
+HERE = Path(__file__).resolve().parent
+DAGSTER_UI_ENV = "SAGE_DAGSTER_UI_URL"
+DEFAULT_DAGSTER_UI = "http://127.0.0.1:3000"
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def dagster_ui() -> str:
+    """Where the Dagster UI of this installation answers (`sage dev`), without a trailing slash."""
+    return (os.environ.get(DAGSTER_UI_ENV) or DEFAULT_DAGSTER_UI).rstrip("/")
+
+
+def run_url(run_id: str) -> str:
+    return f"{dagster_ui()}/runs/{quote(run_id)}"
+
+
+def asset_url(key: Iterable[str]) -> str:
+    return f"{dagster_ui()}/assets/" + "/".join(quote(part, safe="") for part in key)
+
+
+def when(value: dt.datetime | None) -> str:
+    """Store times are naive UTC: shown to the second, marked UTC."""
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def size(n: int | None) -> str:
+    n = n or 0
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+templates.env.filters.update(when=when, size=size)
+templates.env.globals.update(run_url=run_url, asset_url=asset_url, dagster_ui=dagster_ui)
+
+
+def render(request: Request, name: str, c: Any, context: dict[str, Any] | None = None,
+           status: int = 200) -> Response:
+    """Render template `name` with the session (`c`, a `session.Console`), its one-time notice and the CSRF field."""
+    def csrf() -> Markup:
+        return Markup(f'<input type="hidden" name="csrf_token" value="{escape(c.csrf)}">')
+
+    ctx = {"c": c, "notice": c.take_notice(), "errors": c.errors, "csrf": csrf, **(context or {})}
+    return templates.TemplateResponse(request, name, ctx, status_code=status,
+                                      headers={"Cache-Control": "no-store"})
