@@ -15,12 +15,13 @@ from sage_pipelines.store.history import list_history
 from sage_pipelines.store.models import MaterializationHistory, MaterializationServer
 
 
-def history(session: Session, casilla: str | None = None,
-            limit: int = 50) -> list[tuple[MaterializationHistory, str | None]]:
-    """(row, server name) pairs, newest first, optionally of one casilla. The server's name is the
-    one the row recorded, else the name of the server its id still points at."""
+def history(session: Session, casilla: str | None = None, limit: int = 50,
+            upload_id: str | None = None) -> list[tuple[MaterializationHistory, str | None]]:
+    """(row, server name) pairs, newest first, optionally of one casilla (and one of its uploads).
+    The server's name is the one the row recorded, else the name of the server its id still points at."""
     servers = dict(session.execute(select(MaterializationServer.id, MaterializationServer.nombre)).all())
-    rows = [(h, h.servidor or servers.get(h.servidor_id)) for h in list_history(session, casilla, limit)]
+    rows = [(h, h.servidor or servers.get(h.servidor_id))
+            for h in list_history(session, casilla, limit, upload_id=upload_id)]
     if casilla and not rows:
         get_casilla(session, casilla)  # a misspelt casilla is a mistake, not an empty history
     return rows

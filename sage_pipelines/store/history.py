@@ -25,10 +25,13 @@ def record_history(session: Session, **fields: Any) -> MaterializationHistory:
     return row
 
 
-def list_history(session: Session, casilla: str | None = None, limit: int = 50) -> list[MaterializationHistory]:
-    """The newest rows first, optionally of one casilla."""
+def list_history(session: Session, casilla: str | None = None, limit: int = 50,
+                 upload_id: str | None = None) -> list[MaterializationHistory]:
+    """The newest rows first, optionally of one casilla and of one upload."""
     query = select(MaterializationHistory)
     if casilla is not None:
         query = query.where(MaterializationHistory.casilla == casilla)
+    if upload_id is not None:
+        query = query.where(MaterializationHistory.upload_id == upload_id)
     query = query.order_by(MaterializationHistory.iniciado_en.desc(), MaterializationHistory.id.desc())
     return list(session.scalars(query.limit(limit)))

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sage_pipelines.web import connections, login
+from sage_pipelines.web import casillas, connections, infrastructure, login, materialization, uploads
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, connections):
+for _module in (login, connections, infrastructure, casillas, materialization, uploads):
     router.include_router(_module.router)
 
 __all__ = ["router"]

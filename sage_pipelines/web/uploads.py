@@ -1,0 +1,189 @@
+"""Uploads, their runs, the materialization history and the audit log.
+
+An upload (a catalog file or a ZIP package) streams to disk as it arrives, is landed by
+`services.uploads.add_upload` (the checks and the atomic copy of `sage uploads add`) and, unless
+the box is unticked, its run starts at once (`web.runs`). The upload's page follows the run
+until it ends (it refreshes itself) and shows the history rows it wrote, with links into the
+Dagster UI for the run and each asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sage_pipelines.errors import ConfigError, SageError
+from sage_pipelines.materialization.names import dagster_name
+from sage_pipelines.services.casillas import get_casilla, list_casillas
+from sage_pipelines.services.history import history
+from sage_pipelines.services.uploads import add_upload, list_uploads
+from sage_pipelines.store.models import AuditLog, MaterializationHistory, MaterializationTable, Upload
+from sage_pipelines.web.forms import save_upload, temp_folder, text, uploaded
+from sage_pipelines.web.render import render
+from sage_pipelines.web.runs import FINISHED, start_run, submission, upload_runs
+from sage_pipelines.web.session import Console, call, page, redirect
+
+router = APIRouter()
+
+RECENT = 30
+REFRESH_SECONDS = 2
+
+
+def _recent_uploads(session: Session, casilla: str | None) -> list[dict[str, Any]]:
+    names = [casilla] if casilla else [c.nombre for c in list_casillas(session)]
+    rows = [u for name in names for u in list_uploads(session, name)]
+    rows.sort(key=lambda u: u.creado_en, reverse=True)
+    return [{"id": u.id, "casilla": u.casilla.nombre, "files": u.archivos, "bytes": u.tamano_bytes,
+             "created": u.creado_en, "origin": u.origen} for u in rows[:RECENT]]
+
+
+async def _uploads_page(request: Request, c: Console, casilla: str | None, status: int = 200) -> Response:
+    casillas = await call(c, lambda s: [x.nombre for x in list_casillas(s)])
+    if casilla not in casillas:
+        casilla = None
+    uploads = await call(c, _recent_uploads, casilla)
+    return render(request, "uploads.html", c, {"casillas": casillas, "casilla": casilla, "uploads": uploads},
+                  status=status)
+
+
+@router.get("/uploads")
+@page("uploads.read")
+async def uploads_page(request: Request, casilla: str | None = None) -> Response:
+    return await _uploads_page(request, request.state.console, casilla)
+
+
+@router.post("/uploads")
+@page("uploads.write", form=True)
+async def upload_form(request: Request) -> Response:
+    c, form = request.state.console, request.state.form
+    casilla = text(form, "casilla") or ""
+    run = form.get("run") == "on"
+    file = uploaded(form, "file")
+    if file is None:
+        c.errors["file"] = "choose a file: a catalog file of the casilla or its ZIP package"
+        return await _uploads_page(request, c, casilla, status=400)
+    if run and not c.can("runs.write"):
+        c.errors["run"] = f"your role ({c.principal.role}) may land uploads but not start runs; untick the box"
+        return await _uploads_page(request, c, casilla, status=403)
+    with temp_folder("upload") as tmp:
+        try:
+            await call(c, get_casilla, casilla)
+            path = save_upload(file, Path(tmp))
+            upload_id = await call(c, lambda s: add_upload(s, c.home, casilla, path, origen="console").id)
+        except SageError as exc:
+            c.errors["casilla" if "casilla" in str(exc) and "unknown" in str(exc) else "file"] = str(exc)
+            return await _uploads_page(request, c, casilla, status=400)
+    if run:
+        start_run(c.home, casilla, upload_id)
+        c.tell(f"upload {upload_id} landed in {casilla}; its run has started")
+    else:
+        c.tell(f"upload {upload_id} landed in {casilla}")
+    return redirect(f"/uploads/{casilla}/{upload_id}", c, request)
+
+
+def _asset_keys(session: Session, rows: list[MaterializationHistory]) -> dict[int, list[str]]:
+    """History row id -> its Dagster asset key [destination alias, casilla, catalog]."""
+    ids = {h.tabla_id for h in rows if h.tabla_id is not None}
+    catalogs = dict(session.execute(select(MaterializationTable.id, MaterializationTable.catalogo)
+                                    .where(MaterializationTable.id.in_(ids))).all()) if ids else {}
+    return {h.id: [h.destino, h.casilla, dagster_name(catalogs[h.tabla_id])]
+            for h in rows if h.tabla_id in catalogs}
+
+
+def _history_rows(session: Session, casilla: str | None, upload_id: str | None = None,
+                  limit: int = 100) -> list[dict[str, Any]]:
+    pairs = history(session, casilla, limit, upload_id=upload_id)
+    keys = _asset_keys(session, [h for h, _ in pairs])
+    return [{"casilla": h.casilla, "table": h.tabla, "destination": h.destino, "upload": h.upload_id,
+             "state": h.estado, "strategy": h.estrategia, "rows": h.filas, "inserted": h.insertadas,
+             "updated": h.actualizadas, "deleted": h.eliminadas, "seconds": h.segundos, "server": server,
+             "reason": h.razon_servidor, "error": h.error, "run_id": h.dagster_run_id, "started": h.iniciado_en,
+             "finished": h.finalizado_en, "asset": keys.get(h.id)} for h, server in pairs]
+
+
+def _upload(session: Session, casilla: str, upload_id: str) -> dict[str, Any]:
+    row = get_casilla(session, casilla)
+    upload = session.get(Upload, upload_id)
+    if upload is None or upload.casilla_id != row.id:
+        raise ConfigError(f"casilla {casilla!r} has no upload {upload_id!r}")
+    return {"id": upload.id, "casilla": casilla, "files": upload.archivos, "bytes": upload.tamano_bytes,
+            "created": upload.creado_en, "origin": upload.origen,
+            "history": _history_rows(session, casilla, upload_id)}
+
+
+@router.get("/uploads/{casilla}/{upload_id}")
+@page("uploads.read")
+async def upload_page(request: Request, casilla: str, upload_id: str) -> Response:
+    c = request.state.console
+    try:
+        upload = await call(c, _upload, casilla, upload_id)
+    except SageError as exc:
+        c.errors["_form"] = str(exc)
+        return await _uploads_page(request, c, casilla, status=404)
+    runs = upload_runs(c.home, casilla, upload_id)
+    asked = submission(c.home, casilla, upload_id)
+    waiting = (asked is not None and not asked.finished) or any(r["status"] not in FINISHED for r in runs)
+    return render(request, "upload.html", c, {"upload": upload, "runs": runs, "asked": asked, "waiting": waiting,
+                                              "refresh": REFRESH_SECONDS})
+
+
+@router.post("/uploads/{casilla}/{upload_id}/run")
+@page("runs.write", form=True)
+async def run_upload_form(request: Request, casilla: str, upload_id: str) -> Response:
+    c = request.state.console
+    try:
+        await call(c, _upload, casilla, upload_id)
+    except SageError as exc:
+        c.errors["_form"] = str(exc)
+        return await _uploads_page(request, c, casilla, status=404)
+    start_run(c.home, casilla, upload_id)
+    c.tell(f"run of upload {upload_id} started")
+    return redirect(f"/uploads/{casilla}/{upload_id}", c, request)
+
+
+@router.get("/history")
+@page("history.read")
+async def history_page(request: Request, casilla: str | None = None) -> Response:
+    c = request.state.console
+    casilla = casilla or None
+    try:
+        rows = await call(c, _history_rows, casilla)
+    except SageError as exc:
+        c.errors["casilla"] = str(exc)
+        rows = []
+    casillas = await call(c, lambda s: [x.nombre for x in list_casillas(s)])
+    return render(request, "history.html", c, {"rows": rows, "casilla": casilla, "casillas": casillas})
+
+
+def _audit_rows(session: Session, object_: str | None, actor: str | None, since: dt.datetime | None,
+                limit: int = 200) -> list[AuditLog]:
+    query = select(AuditLog)
+    if object_:
+        query = query.where(AuditLog.objeto.contains(object_))
+    if actor:
+        query = query.where(AuditLog.actor == actor)
+    if since is not None:
+        query = query.where(AuditLog.momento >= since)
+    return list(session.scalars(query.order_by(AuditLog.id.desc()).limit(limit)))
+
+
+@router.get("/audit")
+@page("audit.read")
+async def audit_page(request: Request, object: str | None = None, actor: str | None = None,
+                     since: str | None = None) -> Response:
+    c = request.state.console
+    when = None
+    if since:
+        try:
+            when = dt.datetime.fromisoformat(since)
+        except ValueError:
+            c.errors["since"] = f"since: {since!r} is not a date or time (expected e.g. 2026-01-31 or 2026-01-31T08:00)"
+    rows = await call(c, _audit_rows, object, actor, when)
+    return render(request, "audit.html", c, {"rows": rows, "filters": {"object": object or "", "actor": actor or "",
+                                                                      "since": since or ""}})
