@@ -2,18 +2,36 @@
 
 Every mistake a user can make (a bad YAML key, a value that does not convert, an unknown
 connection) is raised as a `SageError` whose message is one line naming the thing at fault.
-The CLI prints that line and exits non-zero; anything else is a bug and keeps its traceback.
+The CLI prints that line and exits non-zero; the API answers it as JSON with a 4xx status
+(`NotFoundError` 404, `ConflictError` 409, anything else 400) and `field` naming the input at
+fault when one is known. Anything else is a bug and keeps its traceback (server-side only).
 """
 
 from __future__ import annotations
 
 
 class SageError(Exception):
-    """A user mistake or an environment problem, explained in one line."""
+    """A user mistake or an environment problem, explained in one line.
+
+    `field` optionally names the input at fault (`port`, `materialization.tables.ventas.strategy`)
+    so a form can show the message beside it; the message itself always names it too.
+    """
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class ConfigError(SageError):
     """A YAML file, a spec or a CLI argument is wrong (names the key path)."""
+
+
+class NotFoundError(ConfigError):
+    """A name that is not registered (a casilla, secret, connection, ...)."""
+
+
+class ConflictError(ConfigError):
+    """The change clashes with what is stored: the name exists, or the thing is in use."""
 
 
 class DataError(SageError):

@@ -42,7 +42,7 @@ def test_re_adding_a_name_updates_its_yaml(store, samples):
     assert [c.nombre for c in list_casillas(store)] == ["ventas"]
     _, sage = load_casilla(store, "ventas")
     assert [f.name for f in sage.catalogs["ventas"].fields][:2] == ["codigo_venta", "fecha"]
-    actions = store.scalars(select(AuditLog.accion).where(AuditLog.objeto == "ventas").order_by(AuditLog.id)).all()
+    actions = store.scalars(select(AuditLog.accion).where(AuditLog.objeto == "casilla:ventas").order_by(AuditLog.id)).all()
     assert actions == ["casilla.add", "casilla.update"]
 
 

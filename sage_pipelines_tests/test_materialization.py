@@ -280,8 +280,9 @@ def test_the_same_catalog_under_another_alias_is_another_asset(store):
 def test_apply_writes_an_audit_row(store):
     apply_materialization(store, spec(), "ventas.yaml")
     row = store.scalars(select(AuditLog).where(AuditLog.accion == "materialization.apply")).one()
-    assert row.objeto == "ventas_semanales"
-    assert row.detalle["created"] is True and row.detalle["tables"] == ["ventas", "clientes"]
+    assert row.objeto == "materialization:ventas_semanales"
+    assert row.antes is None  # created
+    assert [k for k in row.despues if k.startswith("tables.")] == ["tables.ventas", "tables.clientes"]
 
 
 def test_export_of_an_unknown_materialization_names_it(store):

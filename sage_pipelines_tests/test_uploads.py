@@ -160,7 +160,8 @@ def test_add_writes_an_audit_row(home, files):
     upload = add(home, "ventas", files / "paquete.zip")
     with session_scope(home) as session:
         row = session.scalars(select(AuditLog).where(AuditLog.accion == "upload.add")).one()
-        assert row.objeto == f"ventas/{upload.id}"
+        assert row.objeto == f"upload:ventas/{upload.id}"
+        assert row.antes is None and row.despues["files"] == upload.archivos
 
 
 def test_cli_add_prints_only_the_upload_id(home, files, capsys):

@@ -3,6 +3,8 @@
 Each command group lives in its own module of this package exposing `register(subparsers)`,
 which adds its commands with `set_defaults(func=...)`; modules are discovered, so adding a
 command group touches no shared list. A `SageError` becomes one line on stderr and exit 1.
+Every change a command makes is audited as `cli:<os user>`: the CLI is the local admin of its
+SAGE_HOME.
 The top layer: the rules are in `services`, runs in `orchestration`.
 """
 
@@ -14,6 +16,7 @@ import pkgutil
 import sys
 
 from sage_pipelines.errors import SageError
+from sage_pipelines.services.audit import acting_as, cli_actor
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.func(args)
+        with acting_as(cli_actor()):  # every change this command makes is audited as cli:<os user>
+            result = args.func(args)
     except SageError as exc:
         print(f"sage: error: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""`sage connections add | list | test`."""
+"""`sage connections add | list | test | remove`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sage_pipelines.cli.secrets import print_rows
-from sage_pipelines.services.connections import add_connection, list_connections, test_connection
+from sage_pipelines.services.connections import add_connection, list_connections, remove_connection, test_connection
 from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
 
@@ -40,6 +40,13 @@ def _cmd_test(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_remove(args: argparse.Namespace) -> int:
+    with session_scope(ready_home()) as session:
+        remove_connection(session, args.name)
+    print(f"connection {args.name} removed")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("connections", help="database connections over stored secrets")
     cmds = p.add_subparsers(dest="connections_command", required=True, metavar="ACTION")
@@ -58,3 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("name")
     test.add_argument("--timeout", type=int, default=10, help="seconds to wait for the server")
     test.set_defaults(func=_cmd_test)
+
+    rm = cmds.add_parser("remove", help="remove a connection no materialization writes to")
+    rm.add_argument("name")
+    rm.set_defaults(func=_cmd_remove)

@@ -1,4 +1,4 @@
-"""`sage lakes add | list`."""
+"""`sage lakes add | list | remove`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from sage_pipelines.cli.secrets import parse_options, print_rows
 from sage_pipelines.security import redact_url
 from sage_pipelines.services.home import ready_home
-from sage_pipelines.services.lakes import add_lake, default_catalog_uri, list_lakes
+from sage_pipelines.services.lakes import add_lake, default_catalog_uri, list_lakes, remove_lake
 from sage_pipelines.store.db import session_scope
 
 
@@ -30,6 +30,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_remove(args: argparse.Namespace) -> int:
+    with session_scope(ready_home()) as session:
+        remove_lake(session, args.name)
+    print(f"lake {args.name} removed (its files stay where they are)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lakes", help="data lakes: a warehouse URI and an Iceberg catalog")
     cmds = p.add_subparsers(dest="lakes_command", required=True, metavar="ACTION")
@@ -45,3 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.set_defaults(func=_cmd_add)
 
     cmds.add_parser("list", help="list lakes").set_defaults(func=_cmd_list)
+
+    rm = cmds.add_parser("remove", help="forget a lake no materialization writes to (its files stay)")
+    rm.add_argument("name")
+    rm.set_defaults(func=_cmd_remove)

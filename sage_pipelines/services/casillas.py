@@ -7,17 +7,19 @@ materializations use.
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.materialization.casillas import get_casilla, load_casilla
+from sage_pipelines.materialization.casillas import casilla_yaml, get_casilla, load_casilla
 from sage_pipelines.materialization.names import check_name
 from sage_pipelines.materialization.persist import spec_from_row
 from sage_pipelines.materialization.validate import validate_spec
-from sage_pipelines.store.audit import audit
+from sage_pipelines.services.audit import audit
 from sage_pipelines.store.models import Casilla, Materialization
 
 __all__ = ["get_casilla", "list_casillas", "load_casilla", "register_casilla"]
@@ -28,7 +30,7 @@ def register_casilla(session: Session, name: str, yaml_text: str, source: str) -
     check_name(name, "casilla")
     sage = parse_sage_yaml(yaml_text, source)
     row = session.scalar(select(Casilla).where(Casilla.nombre == name))
-    created = row is None
+    before = None if row is None else _audit_fields(row, casilla_yaml(row))
     if row is not None:
         _check_materializations(session, row, sage)
     if row is None:
@@ -38,9 +40,15 @@ def register_casilla(session: Session, name: str, yaml_text: str, source: str) -
         row.yaml_contenido = yaml_text
         row.descripcion = sage.description or sage.name
     session.flush()
-    audit(session, "casilla.add" if created else "casilla.update", name, source=source,
-          catalogs=list(sage.catalogs))
+    audit(session, "casilla.add" if before is None else "casilla.update", f"casilla:{name}", before=before,
+          after=_audit_fields(row, sage), source=source)
     return row
+
+
+def _audit_fields(row: Casilla, sage: SageYaml) -> dict[str, object]:
+    """The YAML by its digest (the whole text is in the store), its description and catalogs."""
+    return {"description": row.descripcion, "catalogs": list(sage.catalogs),
+            "yaml_sha256": hashlib.sha256(row.yaml_contenido.encode("utf-8")).hexdigest()}
 
 
 def _check_materializations(session: Session, row: Casilla, sage: SageYaml) -> None:

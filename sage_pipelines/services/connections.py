@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import ConnectionSettings
 from sage_pipelines.destinations.drivers import probe
-from sage_pipelines.errors import ConfigError
+from sage_pipelines.errors import ConfigError, ConflictError
+from sage_pipelines.services.audit import audit, remove_audited
 from sage_pipelines.services.secrets import DATABASE_TYPES, get_secret
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.audit import audit
-from sage_pipelines.store.lookup import find_named, get_named
+from sage_pipelines.store.lookup import find_named, get_named, materializations_writing_to
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, utcnow
 
 log = logging.getLogger(__name__)
@@ -36,26 +36,40 @@ def list_connections(session: Session) -> list[DatabaseConnection]:
     return list(session.scalars(select(DatabaseConnection).order_by(DatabaseConnection.nombre)))
 
 
+def audit_fields(conn: DatabaseConnection) -> dict[str, object]:
+    return {"secret": conn.secret.nombre if conn.secret is not None else None, "database": conn.base_datos,
+            "schema": conn.esquema}
+
+
 def add_connection(session: Session, name: str, secret: str, database: str | None = None,
                    schema: str | None = None, *, replace: bool = False) -> DatabaseConnection:
     """Register connection `name` over a database secret. `replace` updates it in place."""
     row = get_secret(session, secret)
     if row.tipo not in DATABASE_TYPES:
         raise ConfigError(f"connection {name!r}: secret {secret!r} is of type {row.tipo!r}; "
-                          f"a connection needs one of {', '.join(DATABASE_TYPES)}")
+                          f"a connection needs one of {', '.join(DATABASE_TYPES)}", field="secret")
     conn = find_named(session, DatabaseConnection, name)
     if conn is not None and not replace:
-        raise ConfigError(f"connection {name!r} already exists")
-    action = "connection.replace" if conn is not None else "connection.add"
+        raise ConflictError(f"connection {name!r} already exists", field="name")
+    before = None if conn is None else audit_fields(conn)
     if conn is None:
         conn = DatabaseConnection(nombre=name, secret_id=row.id)
         session.add(conn)
     conn.secret_id, conn.base_datos, conn.esquema = row.id, database, schema
     conn.estado_conexion, conn.mensaje_error = "sin_probar", None
     session.flush()
-    audit(session, action, f"connection:{name}", secret=secret, tipo=row.tipo, base_datos=database,
-          esquema=schema)
+    session.refresh(conn, ["secret"])
+    audit(session, "connection.add" if before is None else "connection.replace", f"connection:{name}",
+          before=before, after=audit_fields(conn), type=row.tipo)
     return conn
+
+
+def remove_connection(session: Session, name: str) -> None:
+    """Forget connection `name`, unless a materialization writes to it."""
+    conn = get_connection(session, name)
+    remove_audited(session, conn, "connection", name, audit_fields(conn),
+                   materializations_writing_to(session, connection_id=conn.id),
+                   "apply them without it first")
 
 
 def _password_callable(home: SageHome, ciphertext: bytes | None):  # noqa: ANN202
@@ -85,13 +99,13 @@ def test_connection(session: Session, name: str, *, home: SageHome | None = None
     `mensaje_error` on it. The reason names host, port, credentials, database or TLS on failure."""
     conn = get_connection(session, name)
     ok, latency, reason = probe(connection_settings(session, conn, home=home), timeout)
+    before = {"status": conn.estado_conexion}
     conn.estado_conexion = STATUS_OK if ok else STATUS_ERROR
     conn.ultimo_test = utcnow()
     conn.latencia_ms = latency
     conn.mensaje_error = None if ok else reason
-    audit(session, "connection.test", f"connection:{name}", ok=ok,
-          latencia_ms=None if latency is None else round(latency, 3),
-          categoria=None if ok else reason.partition(":")[0])
+    audit(session, "connection.test", f"connection:{name}", before=before, after={"status": conn.estado_conexion},
+          latencia_ms=None if latency is None else round(latency, 3), categoria=failed_check(ok, reason))
     if ok:
         log.info("connection %s: %s", name, reason)
     else:
@@ -99,4 +113,12 @@ def test_connection(session: Session, name: str, *, home: SageHome | None = None
     return ok, latency, reason
 
 
-test_connection.__test__ = False  # not a pytest test, despite its name
+test_connection.__test__ = False
+
+CHECKS = ("host", "port", "credentials", "database", "TLS")
+
+
+def failed_check(ok: bool, reason: str) -> str | None:
+    """Which check a failed test names (host, port, credentials, database, TLS, timeout or
+    connection): the word before the reason's first colon (`destinations.drivers`)."""
+    return None if ok else reason.partition(":")[0]  # not a pytest test, despite its name

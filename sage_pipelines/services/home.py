@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from sage_pipelines.crypto import ensure_key
 from sage_pipelines.errors import SageError
+from sage_pipelines.services.audit import audit
 from sage_pipelines.services.lakes import CATALOG_FILE
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.audit import audit
 from sage_pipelines.store.db import migrate, session_scope, store_exists
 from sage_pipelines.store.lookup import find_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, Lake
@@ -55,14 +55,15 @@ def register_builtins(home: SageHome | None = None) -> None:
             secret = DbSecret(nombre=WAREHOUSE, tipo="duckdb", opciones={})
             session.add(secret)
         if secret.tipo == "duckdb" and secret.basedatos != warehouse_file:  # never hijack a user's secret
+            before = {"database": secret.basedatos}
             secret.basedatos = warehouse_file
-            audit(session, "builtin.secret", f"secret:{WAREHOUSE}", basedatos=warehouse_file)
+            audit(session, "builtin.secret", f"secret:{WAREHOUSE}", before=before, after={"database": warehouse_file})
         session.flush()
 
         conn = find_named(session, DatabaseConnection, WAREHOUSE)
         if conn is None:
             session.add(DatabaseConnection(nombre=WAREHOUSE, secret_id=secret.id))
-            audit(session, "builtin.connection", f"connection:{WAREHOUSE}", secret=WAREHOUSE)
+            audit(session, "builtin.connection", f"connection:{WAREHOUSE}", after={"secret": WAREHOUSE})
 
         lake = find_named(session, Lake, LAKE)
         if lake is None:
@@ -70,5 +71,7 @@ def register_builtins(home: SageHome | None = None) -> None:
             session.add(lake)
         if lake.warehouse is None or (lake.warehouse.startswith("file:") and
                                       (lake.warehouse, lake.catalog_uri) != (lake_uri, catalog_uri)):
+            before = {"warehouse": lake.warehouse, "catalog_uri": lake.catalog_uri}
             lake.warehouse, lake.catalog_uri = lake_uri, catalog_uri
-            audit(session, "builtin.lake", f"lake:{LAKE}", warehouse=lake_uri, catalog_uri=catalog_uri)
+            audit(session, "builtin.lake", f"lake:{LAKE}", before=before,
+                  after={"warehouse": lake_uri, "catalog_uri": catalog_uri})

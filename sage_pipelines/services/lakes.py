@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import LakeSettings
 from sage_pipelines.destinations.registry import LAKE_FORMATS
-from sage_pipelines.errors import ConfigError
+from sage_pipelines.errors import ConfigError, ConflictError
+from sage_pipelines.services.audit import audit, remove_audited
 from sage_pipelines.services.secrets import get_secret
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.audit import audit
-from sage_pipelines.store.lookup import find_named, get_named
+from sage_pipelines.store.lookup import find_named, get_named, materializations_writing_to
 from sage_pipelines.store.models import Lake
 
 WAREHOUSE_SCHEMES = ("file", "s3")
@@ -50,13 +50,18 @@ def default_catalog_uri(warehouse: str) -> str | None:
 
 
 def _check_uri(lake: str, flag: str, uri: str, schemes: tuple[str, ...] | None) -> str:
-    parts = urlsplit(uri)
+    field = flag.lstrip("-").replace("-", "_")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        raise ConfigError(f"lake {lake!r}: {flag} is not a valid URI", field=field) from None
     if schemes is not None and parts.scheme not in schemes:
         raise ConfigError(f"lake {lake!r}: {flag} {uri!r} must start with "
-                          f"{' or '.join(s + '://' for s in schemes)}")
+                          f"{' or '.join(s + '://' for s in schemes)}", field=field)
     if parts.password is not None:
         raise ConfigError(f"lake {lake!r}: {flag} holds a password, which would be stored in plaintext; "
-                          "keep credentials in a secret (--secret)")
+                          "keep credentials in a secret (--secret)", field=field)
     return uri
 
 
@@ -68,6 +73,11 @@ def list_lakes(session: Session) -> list[Lake]:
     return list(session.scalars(select(Lake).order_by(Lake.nombre)))
 
 
+def audit_fields(lake: Lake) -> dict[str, Any]:
+    return {"warehouse": lake.warehouse, "catalog_uri": lake.catalog_uri,
+            "secret": lake.secret.nombre if lake.secret is not None else None, "options": dict(lake.opciones or {})}
+
+
 def add_lake(session: Session, name: str, warehouse: str, catalog_uri: str | None = None,
              secret: str | None = None, options: Mapping[str, Any] | None = None, *,
              replace: bool = False) -> Lake:
@@ -77,13 +87,18 @@ def add_lake(session: Session, name: str, warehouse: str, catalog_uri: str | Non
         _check_uri(name, "--catalog-uri", catalog_uri, None)
     secret_row = get_secret(session, secret) if secret else None
     if secret_row is not None and secret_row.tipo != "s3":
-        raise ConfigError(f"lake {name!r}: secret {secret!r} is of type {secret_row.tipo!r}; a lake needs an s3 secret")
+        raise ConfigError(f"lake {name!r}: secret {secret!r} is of type {secret_row.tipo!r}; a lake needs an s3 secret",
+                          field="secret")
     lake = find_named(session, Lake, name)
     if lake is not None and not replace:
-        raise ConfigError(f"lake {name!r} already exists")
-    action = "lake.replace" if lake is not None else "lake.add"
+        raise ConflictError(f"lake {name!r} already exists", field="name")
+    before = None if lake is None else audit_fields(lake)
     if urlsplit(warehouse).scheme == "file":
-        file_uri_path(warehouse).mkdir(parents=True, exist_ok=True)
+        try:
+            file_uri_path(warehouse).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"lake {name!r}: cannot create the warehouse folder {file_uri_path(warehouse)} "
+                              f"({exc.strerror or type(exc).__name__})", field="warehouse") from None
     if lake is None:
         lake = Lake(nombre=name)
         session.add(lake)
@@ -91,9 +106,17 @@ def add_lake(session: Session, name: str, warehouse: str, catalog_uri: str | Non
     lake.secret_id = secret_row.id if secret_row is not None else None
     lake.opciones = {str(k): str(v) for k, v in (options or {}).items()}
     session.flush()
-    audit(session, action, f"lake:{name}", warehouse=warehouse, catalog_uri=catalog_uri, secret=secret,
-          opciones=sorted(lake.opciones))
+    session.refresh(lake, ["secret"])
+    audit(session, "lake.add" if before is None else "lake.replace", f"lake:{name}", before=before,
+          after=audit_fields(lake))
     return lake
+
+
+def remove_lake(session: Session, name: str) -> None:
+    """Forget lake `name` (its files stay where they are), unless a materialization writes to it."""
+    lake = get_lake(session, name)
+    remove_audited(session, lake, "lake", name, audit_fields(lake), materializations_writing_to(session, lake_id=lake.id),
+                   "apply them without it first")
 
 
 def _credentials_callable(home: SageHome, lake: Lake, format: str) -> Callable[[], Mapping[str, str]]:

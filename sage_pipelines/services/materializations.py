@@ -12,12 +12,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sage_pipelines.errors import ConfigError
-from sage_pipelines.materialization.export import dump_spec
+from typing import Any
+
+from sage_pipelines.errors import NotFoundError
+from sage_pipelines.materialization.export import dump_spec, spec_to_dict
 from sage_pipelines.materialization.loader import load_spec
+from sage_pipelines.materialization.model import MaterializationSpec
 from sage_pipelines.materialization.persist import save_spec, spec_from_row
 from sage_pipelines.materialization.validate import validate_spec
-from sage_pipelines.store.audit import audit
+from sage_pipelines.services.audit import audit
 from sage_pipelines.store.models import Materialization
 
 
@@ -25,17 +28,31 @@ def apply_materialization(session: Session, yaml_text: str, source: str = "<mate
     """Create or replace the materialization the YAML describes; nothing is written if it is invalid."""
     spec = load_spec(yaml_text, source)
     validate_spec(session, spec, source)
+    existing = session.scalar(select(Materialization).where(Materialization.nombre == spec.name))
+    before = None if existing is None else audit_fields(spec_from_row(existing))
     row, created = save_spec(session, spec)
-    audit(session, "materialization.apply", spec.name, source=source, created=created,
-          casilla=spec.casilla, tables=list(spec.tables), destinations=list(spec.destinations))
+    audit(session, "materialization.apply", f"materialization:{spec.name}", before=before,
+          after=audit_fields(spec), source=source)
     return row
+
+
+def audit_fields(spec: MaterializationSpec) -> dict[str, Any]:
+    """The canonical form, one field per setting, destination and table (`tables.ventas`), so a
+    change to one table shows as that table's before and after."""
+    fields: dict[str, Any] = {}
+    for key, value in spec_to_dict(spec)["materialization"].items():
+        if key in ("destinations", "tables"):
+            fields.update({f"{key}.{name}": item for name, item in value.items()})
+        else:
+            fields[key] = value
+    return fields
 
 
 def get_materialization(session: Session, name: str) -> Materialization:
     row = session.scalar(select(Materialization).where(Materialization.nombre == name))
     if row is None:
         known = session.scalars(select(Materialization.nombre).order_by(Materialization.nombre)).all()
-        raise ConfigError(f"unknown materialization {name!r} (known: {', '.join(known) or 'none'})")
+        raise NotFoundError(f"unknown materialization {name!r} (known: {', '.join(known) or 'none'})")
     return row
 
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.crypto import (SECRET_KEY_ENV, Rotation, UndecryptableSecret, decrypt_secret, encrypt_secret,
                                    keep_newest_key)
-from sage_pipelines.errors import ConfigError, SageError
+from sage_pipelines.errors import ConfigError, ConflictError, SageError
+from sage_pipelines.services.audit import audit, masked, remove_audited
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.audit import audit
 from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, Lake, MaterializationServer
 
@@ -53,7 +53,7 @@ def _check_options(name: str, options: Mapping[str, Any] | None) -> dict[str, st
     for key, value in (options or {}).items():
         if _SECRET_LIKE_OPTION.search(key):
             raise ConfigError(f"secret {name!r}: option {key!r} looks like a secret, and options are "
-                              "stored in plaintext; pass it as the password instead")
+                              "stored in plaintext; pass it as the password instead", field="options")
         clean[str(key)] = str(value)
     return clean
 
@@ -62,38 +62,58 @@ def get_secret(session: Session, name: str) -> DbSecret:
     return get_named(session, DbSecret, name, "secret", "sage secrets add NAME --type T")
 
 
-def add_secret(session: Session, name: str, type: str, host: str | None = None, port: int | None = None,
-               user: str | None = None, database: str | None = None, password: str | None = None,
-               options: Mapping[str, Any] | None = None, *, home: SageHome | None = None,
-               replace: bool = False, keep_credentials: bool = False) -> DbSecret:
-    """Store a secret; only its password (S3: its keys) is encrypted. `replace` updates in place,
-    so connections and lakes that use it follow; with `keep_credentials` an update that brings
-    no new password (S3: no new keys) keeps the stored ciphertext (an edit form's blank field)."""
+def audit_fields(secret: DbSecret) -> dict[str, Any]:
+    """A secret as the audit sees it: its plaintext fields, and its encrypted ones as `***`
+    (compared by ciphertext, so a new password shows as changed)."""
+    return {"type": secret.tipo, "host": secret.servidor, "port": secret.puerto, "user": secret.usuario,
+            "database": secret.basedatos, "options": dict(secret.opciones or {}),
+            ("access_keys" if secret.tipo == "s3" else "password"): masked(secret.credenciales)}
+
+
+def store_secret(session: Session, name: str, type: str, host: str | None = None, port: int | None = None,
+                 user: str | None = None, database: str | None = None, password: str | None = None,
+                 options: Mapping[str, Any] | None = None, *, home: SageHome | None = None,
+                 replace: bool = False, keep_password: bool = False) -> tuple[DbSecret, dict[str, Any] | None]:
+    """`add_secret` without its audit row, for a change that audits itself as a whole (a server
+    and its broker secret are one change). Returns the row and its audit fields before."""
     if not _NAME.match(name or ""):
-        raise ConfigError(f"secret name {name!r}: use letters, digits, '_', '-' or '.'")
+        raise ConfigError(f"secret name {name!r}: use letters, digits, '_', '-' or '.'", field="name")
     if type not in SECRET_TYPES:
-        raise ConfigError(f"secret {name!r}: type {type!r} is not one of {', '.join(SECRET_TYPES)}")
+        raise ConfigError(f"secret {name!r}: type {type!r} is not one of {', '.join(SECRET_TYPES)}", field="type")
     if port is not None and not 0 < int(port) < 65536:
-        raise ConfigError(f"secret {name!r}: port {port} is not between 1 and 65535")
+        raise ConfigError(f"secret {name!r}: port {port} is not between 1 and 65535", field="port")
     opts = _check_options(name, options)
-    payload = _payload_for(type, user, password)
-    ciphertext = encrypt_secret(home, payload) if payload else None
     secret = find_named(session, DbSecret, name)
     if secret is not None and not replace:
-        raise ConfigError(f"secret {name!r} already exists (remove it first, or add with --replace)")
-    action = "secret.replace" if secret is not None else "secret.add"
+        raise ConflictError(f"secret {name!r} already exists (remove it first, or add with --replace)",
+                            field="name")
+    payload = _payload_for(type, user, password)
+    if keep_password and secret is not None and not payload and secret.tipo == type:
+        ciphertext = secret.credenciales  # an edit that leaves the password field empty keeps it
+    else:
+        ciphertext = encrypt_secret(home, payload) if payload else None
+    before = None if secret is None else audit_fields(secret)
     if secret is None:
         secret = DbSecret(nombre=name)
         session.add(secret)
     secret.tipo, secret.servidor, secret.puerto = type, host, int(port) if port is not None else None
     secret.usuario = None if type == "s3" else user  # an S3 access key id stays encrypted
-    if ciphertext is not None or not keep_credentials:
-        secret.credenciales = ciphertext
-    secret.basedatos, secret.opciones = database, opts
+    secret.basedatos, secret.opciones, secret.credenciales = database, opts, ciphertext
     session.flush()
-    audit(session, action, f"secret:{name}", tipo=type, servidor=host, puerto=secret.puerto,
-          usuario=secret.usuario, basedatos=database, opciones=sorted(opts),
-          cifrado=sorted(payload) if payload or not keep_credentials else "kept")
+    return secret, before
+
+
+def add_secret(session: Session, name: str, type: str, host: str | None = None, port: int | None = None,
+               user: str | None = None, database: str | None = None, password: str | None = None,
+               options: Mapping[str, Any] | None = None, *, home: SageHome | None = None,
+               replace: bool = False, keep_password: bool = False) -> DbSecret:
+    """Store a secret; only its password (S3: its keys) is encrypted. `replace` updates in place,
+    so connections and lakes that use it follow; with `keep_password` a replace that gives no
+    password keeps the stored one (a form's empty password field means "unchanged")."""
+    secret, before = store_secret(session, name, type, host, port, user, database, password, options, home=home,
+                                  replace=replace, keep_password=keep_password)
+    audit(session, "secret.add" if before is None else "secret.replace", f"secret:{name}", before=before,
+          after=audit_fields(secret))
     return secret
 
 
@@ -142,11 +162,7 @@ def secret_users(session: Session, secret: DbSecret) -> list[str]:
 
 def remove_secret(session: Session, name: str) -> None:
     secret = get_secret(session, name)
-    users = secret_users(session, secret)
-    if users:
-        raise ConfigError(f"secret {name!r} is used by {', '.join(users)}; remove those first")
-    session.delete(secret)
-    audit(session, "secret.remove", f"secret:{name}", tipo=secret.tipo)
+    remove_audited(session, secret, "secret", name, audit_fields(secret), secret_users(session, secret))
 
 
 # --------------------------------------------------------------------------- rotation

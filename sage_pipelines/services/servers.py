@@ -18,12 +18,12 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sage_pipelines.errors import ConfigError
+from sage_pipelines.errors import ConfigError, ConflictError
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.security import MASK, redact_url, remember_secret
-from sage_pipelines.services.secrets import add_secret, secret_payload
+from sage_pipelines.services.audit import audit, masked
+from sage_pipelines.services.secrets import secret_payload, store_secret
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.audit import audit
 from sage_pipelines.store.lookup import get_named
 from sage_pipelines.store.models import DbSecret, Materialization, MaterializationHistory, MaterializationServer
 
@@ -43,11 +43,11 @@ def split_endpoint(url: str) -> tuple[str, str | None]:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise ConfigError("--endpoint: not a valid URL") from None
+        raise ConfigError("--endpoint: not a valid URL", field="endpoint") from None
     if parts.scheme not in BROKER_SCHEMES or not parts.hostname:
         raise ConfigError(f"--endpoint must be a broker URL ({', '.join(s + '://' for s in BROKER_SCHEMES)}"
                           "host[:port]/...), not "
-                          f"{redact_endpoint(url)!r}")
+                          f"{redact_endpoint(url)!r}", field="endpoint")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{port}" if port else "")
     password = unquote(parts.password) if parts.password else None
@@ -101,63 +101,83 @@ def get_server(session: Session, name: str) -> MaterializationServer:
                      "sage servers add NAME --type remote --endpoint BROKER_URL")
 
 
+def audit_fields(session: Session, server: MaterializationServer) -> dict[str, object]:
+    """A server as the audit sees it; its broker password as `***` (compared by ciphertext)."""
+    secret = session.get(DbSecret, server.secret_id) if server.secret_id is not None else None
+    return {"type": server.tipo, "endpoint": server.endpoint, "capacity": server.capacidad,
+            "priority": server.prioridad, "password": masked(secret.credenciales if secret is not None else None)}
+
+
 def add_server(session: Session, name: str, type: str = "remote", endpoint: str | None = None,
                capacity: int = 1, priority: int = 0, password: str | None = None, *,
                home: SageHome | None = None, replace: bool = False) -> MaterializationServer:
     """Register a server. A password in `endpoint` or in `password` is stored encrypted."""
     if not _NAME.match(name or ""):
-        raise ConfigError(f"server name {name!r}: use letters, digits, '_' or '-' (it names the Celery queue)")
+        raise ConfigError(f"server name {name!r}: use letters, digits, '_' or '-' (it names the Celery queue)",
+                          field="name")
     if type not in SERVER_TYPES:
-        raise ConfigError(f"server {name!r}: type {type!r} is not one of {', '.join(SERVER_TYPES)}")
+        raise ConfigError(f"server {name!r}: type {type!r} is not one of {', '.join(SERVER_TYPES)}", field="type")
     if name == LOCAL_SERVER or type == LOCAL_SERVER:
-        raise ConfigError("server 'local' always exists and there is only one; add remote or container servers")
+        raise ConfigError("server 'local' always exists and there is only one; add remote or container servers",
+                          field="name" if name == LOCAL_SERVER else "type")
     if capacity < 1:
-        raise ConfigError(f"server {name!r}: capacity must be at least 1, not {capacity}")
+        raise ConfigError(f"server {name!r}: capacity must be at least 1, not {capacity}", field="capacity")
     if not endpoint:
-        raise ConfigError(f"server {name!r}: a {type} server needs --endpoint BROKER_URL (redis:// or amqp://)")
+        raise ConfigError(f"server {name!r}: a {type} server needs --endpoint BROKER_URL (redis:// or amqp://)",
+                          field="endpoint")
     clean, url_password = split_endpoint(endpoint)
     password = password or url_password
     register_local_server(session)
     row = session.scalar(select(MaterializationServer).where(MaterializationServer.nombre == name))
     if row is not None and not replace:
-        raise ConfigError(f"server {name!r} already exists (remove it first)")
+        raise ConflictError(f"server {name!r} already exists (remove it first)", field="name")
+    before = None if row is None else audit_fields(session, row)
     secret = None
     if password:
         remember_secret(password)
         parts = urlsplit(clean)
-        secret = add_secret(session, secret_name(name), "broker", host=parts.hostname, port=parts.port,
-                            user=parts.username, password=password, home=home, replace=True)
+        secret, _ = store_secret(session, secret_name(name), "broker", host=parts.hostname, port=parts.port,
+                                 user=parts.username, password=password, home=home, replace=True)
     if row is None:
         row = MaterializationServer(nombre=name, metricas={}, estado="desconocido")
         session.add(row)
+    old_secret_id = row.secret_id
     row.tipo, row.endpoint, row.capacidad, row.prioridad = type, clean, int(capacity), int(priority)
     row.secret_id = secret.id if secret is not None else None
     session.flush()
-    audit(session, "server.add", f"server:{name}", tipo=type, endpoint=clean, capacidad=row.capacidad,
-          prioridad=row.prioridad, con_password=bool(password))
+    if old_secret_id is not None and row.secret_id is None:  # the broker has no password any more
+        _drop_broker_secret(session, name, old_secret_id)
+    audit(session, "server.add" if before is None else "server.replace", f"server:{name}", before=before,
+          after=audit_fields(session, row))
     return row
+
+
+def _drop_broker_secret(session: Session, server: str, secret_id: int) -> None:
+    secret = session.get(DbSecret, secret_id)
+    if secret is not None and secret.nombre == secret_name(server):
+        session.delete(secret)
+        session.flush()
 
 
 def remove_server(session: Session, name: str) -> None:
     """Remove server `name` and its broker secret; its history rows stay, without the server id."""
     if name == LOCAL_SERVER:
-        raise ConfigError("server 'local' always exists and cannot be removed")
+        raise ConflictError("server 'local' always exists and cannot be removed")
     row = get_server(session, name)
     pinned = session.scalars(select(Materialization.nombre).where(Materialization.servidor == name)
                              .order_by(Materialization.nombre)).all()
     if pinned:
-        raise ConfigError(f"server {name!r} is pinned by materialization(s) {', '.join(pinned)} "
-                          f"(`server: {name}`); apply them with another server first")
+        raise ConflictError(f"server {name!r} is pinned by materialization(s) {', '.join(pinned)} "
+                            f"(`server: {name}`); apply them with another server first")
+    before = audit_fields(session, row)
     secret_id = row.secret_id
     session.execute(update(MaterializationHistory).where(MaterializationHistory.servidor_id == row.id)
                     .values(servidor_id=None))
     session.delete(row)
     session.flush()
     if secret_id is not None:
-        secret = session.get(DbSecret, secret_id)
-        if secret is not None and secret.nombre == secret_name(name):
-            session.delete(secret)
-    audit(session, "server.remove", f"server:{name}")
+        _drop_broker_secret(session, name, secret_id)
+    audit(session, "server.remove", f"server:{name}", before=before)
 
 
 def broker_url(session: Session, server: MaterializationServer, *, home: SageHome | None = None) -> str:

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.readers import UploadMember, upload_members
-from sage_pipelines.errors import ConfigError
+from sage_pipelines.errors import ConfigError, ConflictError
 from sage_pipelines.materialization.casillas import get_casilla, load_casilla
 from sage_pipelines.materialization.names import check_upload_id
+from sage_pipelines.services.audit import audit
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.audit import audit
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import Casilla, Upload
 
@@ -69,8 +69,8 @@ def add_upload(session: Session, home: SageHome, casilla: str, path: str | Path,
         try:
             os.rename(temp, final)  # fails if `final` appeared meanwhile and holds files
         except OSError:
-            raise ConfigError(f"upload {upload_id!r} already exists in casilla {casilla!r}: "
-                              "uploads are immutable, choose another --id") from None
+            raise ConflictError(f"upload {upload_id!r} already exists in casilla {casilla!r}: "
+                                "uploads are immutable, choose another --id", field="id") from None
     finally:
         if temp.exists():
             shutil.rmtree(temp)
@@ -79,8 +79,8 @@ def add_upload(session: Session, home: SageHome, casilla: str, path: str | Path,
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
         raise
-    audit(session, "upload.add", f"{casilla}/{upload_id}", source=str(source), files=upload.archivos,
-          bytes=upload.tamano_bytes)
+    audit(session, "upload.add", f"upload:{casilla}/{upload_id}", after={
+        "casilla": casilla, "files": upload.archivos, "bytes": upload.tamano_bytes}, source=str(source))
     return upload
 
 
@@ -110,8 +110,8 @@ def _refuse_existing(session: Session, upload_id: str, final: Path) -> None:
     other = session.get(Upload, upload_id)
     if other is not None or final.exists():
         owner = other.casilla.nombre if other is not None else final.parent.name
-        raise ConfigError(f"upload {upload_id!r} already exists in casilla {owner!r}: "
-                          "uploads are immutable, choose another --id")
+        raise ConflictError(f"upload {upload_id!r} already exists in casilla {owner!r}: "
+                            "uploads are immutable, choose another --id", field="id")
 
 
 def _copy(sage: SageYaml, source: Path, members: list[UploadMember], into: Path) -> None:

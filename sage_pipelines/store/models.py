@@ -180,10 +180,43 @@ class MaterializationHistory(Base):
 
 
 class AuditLog(Base):
+    """One row per change (and per refused or audited read): who, from where, what, before/after."""
+
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
-    momento: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    actor: Mapped[str] = mapped_column(String(200), default="cli")
+    momento: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200), default="cli", index=True)  # user name or cli:<os user>
     accion: Mapped[str] = mapped_column(String(100))
-    objeto: Mapped[str] = mapped_column(String(400))
+    objeto: Mapped[str] = mapped_column(String(400), index=True)
     detalle: Mapped[dict[str, Any]] = mapped_column(default=dict)  # never secrets
+    origen: Mapped[Optional[str]] = mapped_column(String(30))  # cli | api | web | system
+    cliente: Mapped[Optional[str]] = mapped_column(String(200))  # the client's address (api, web)
+    antes: Mapped[Optional[dict[str, Any]]] = mapped_column()  # changed fields before; secrets as ***
+    despues: Mapped[Optional[dict[str, Any]]] = mapped_column()  # changed fields after; secrets as ***
+
+
+class User(Base):
+    """Someone who may use the API and the pages, with one role (admin | operator | viewer)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nombre: Mapped[str] = mapped_column(String(200), unique=True)
+    rol: Mapped[str] = mapped_column(String(30))
+    activo: Mapped[bool] = mapped_column(default=True)
+    creado_en: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Token(Base):
+    """A user's API token: only a salted hash of its secret part is stored (the token is shown once)."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sal: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+    descripcion: Mapped[str] = mapped_column(String(200), default="")
+    creado_en: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expira_en: Mapped[Optional[dt.datetime]] = mapped_column()
+    revocado_en: Mapped[Optional[dt.datetime]] = mapped_column()
+    ultimo_uso: Mapped[Optional[dt.datetime]] = mapped_column()
+    user: Mapped[User] = relationship()

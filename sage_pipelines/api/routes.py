@@ -1,0 +1,12 @@
+"""All the API's routers, each module one entity; `app.create_app` mounts them under `/api/v1`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sage_pipelines.api import me
+from sage_pipelines.api.errors import ERROR_RESPONSES
+
+api_router = APIRouter(responses=ERROR_RESPONSES)
+for module in (me,):
+    api_router.include_router(module.router)
