@@ -1,5 +1,7 @@
 # The two commands of the README. Each creates .venv when missing and installs the project.
 PY := .venv/bin/python
+# Playwright (the console's browser tests) drives Debian's chromium; it must never download a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 STAMP := .venv/.installed
 
 .PHONY: demo test bench venv clean

@@ -25,6 +25,10 @@ if ! up 5672; then
   wait_for 5672
 fi
 
+# The console's browser tests drive Debian's chromium (Playwright never downloads one).
+command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+  || echo "chromium is missing and could not be installed: the browser tests will fail" >&2
+
 # What the tests need: the `test` databases, and LOAD DATA LOCAL INFILE on MariaDB.
 psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null

@@ -41,7 +41,7 @@ async def _list_page(request: Request, c: Console, form: dict | None = None, sta
 
 
 @router.get("/casillas")
-@page("casillas.read")
+@page("read")
 async def casillas_page(request: Request) -> Response:
     return await _list_page(request, request.state.console)
 
@@ -96,7 +96,7 @@ def _casilla(session: Session, name: str) -> dict[str, Any]:
 
 
 @router.get("/casillas/{name}")
-@page("casillas.read")
+@page("read")
 async def casilla_page(request: Request, name: str) -> Response:
     c = request.state.console
     try:

@@ -14,7 +14,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from sage_pipelines.errors import SageError
-from sage_pipelines.services.connections import add_connection, get_connection, list_connections, test_connection
+from sage_pipelines.services.connections import (add_connection, get_connection, list_connections, remove_connection,
+                                                 test_connection)
 from sage_pipelines.services.secrets import (DATABASE_TYPES, SECRET_TYPES, add_secret, describe_secret, get_secret,
                                              list_secrets, remove_secret)
 from sage_pipelines.web.forms import field_for, integer, options, text
@@ -50,7 +51,7 @@ async def _page(request: Request, c: Console, status: int = 200, **context: Any)
 
 
 @router.get("/connections")
-@page("connections.read")
+@page("read")
 async def connections_page(request: Request) -> Response:
     return await _page(request, request.state.console)
 
@@ -62,7 +63,7 @@ def _save_secret(session: Session, form: Any, name: str | None, c: Console) -> N
                host=text(form, "host"), port=integer(form, "port", "port"), user=text(form, "user"),
                database=text(form, "database"), password=form.get("password") or None,
                options=options(form, "options"), home=c.home, replace=name is not None,
-               keep_credentials=name is not None)
+               keep_password=name is not None)
 
 
 @router.post("/secrets")
@@ -175,7 +176,7 @@ async def edit_connection_form(request: Request, name: str) -> Response:
 
 
 @router.post("/connections/{name}/test")
-@page("connections.test", form=True)
+@page("connections.write", form=True)
 async def test_connection_form(request: Request, name: str) -> Response:
     """Connects for real; the outcome (ok + latency, or what failed) is stored on the row and
     shown in the table, and as the page's notice."""
@@ -190,6 +191,19 @@ async def test_connection_form(request: Request, name: str) -> Response:
     else:
         c.errors[f"connection:{name}"] = f"connection {name} failed: {reason}"
         return await _page(request, c, status=200)
+    return redirect("/connections", c, request)
+
+
+@router.post("/connections/{name}/remove")
+@page("connections.write", form=True)
+async def remove_connection_form(request: Request, name: str) -> Response:
+    c = request.state.console
+    try:
+        await call(c, remove_connection, name)
+    except SageError as exc:
+        c.errors[f"connection:{name}"] = str(exc)  # "used by materialization X": shown on its row
+        return await _page(request, c, status=409)
+    c.tell(f"connection {name} removed")
     return redirect("/connections", c, request)
 
 

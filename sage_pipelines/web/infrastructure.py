@@ -1,6 +1,6 @@
 """Lakes and servers: where tables can land besides databases, and where steps run.
 
-Lakes: add or edit (`services.lakes.add_lake`). Servers: add and remove (`services.servers`),
+Lakes: add, edit or remove (`services.lakes`). Servers: add and remove (`services.servers`),
 then the Dagster instance's run-queue limits are re-written as `sage servers add/remove` does;
 the page pings every server through its broker as it loads (`servers.health.refresh_status`),
 so the state shown is live.
@@ -18,7 +18,7 @@ from sage_pipelines.destinations.registry import LAKE_FORMATS
 from sage_pipelines.errors import SageError
 from sage_pipelines.servers.health import refresh_status
 from sage_pipelines.servers.instance import sync_instance_limits
-from sage_pipelines.services.lakes import add_lake, get_lake, list_lakes
+from sage_pipelines.services.lakes import add_lake, get_lake, list_lakes, remove_lake
 from sage_pipelines.services.secrets import list_secrets
 from sage_pipelines.services.servers import SERVER_TYPES, add_server, display_endpoint, remove_server
 from sage_pipelines.web.forms import field_for, integer, options, text
@@ -53,7 +53,7 @@ async def _lakes_page(request: Request, c: Console, form: dict | None = None, st
 
 
 @router.get("/lakes")
-@page("lakes.read")
+@page("read")
 async def lakes_page(request: Request, edit: str | None = None) -> Response:
     c = request.state.console
     form = None
@@ -89,6 +89,19 @@ async def save_lake_form(request: Request) -> Response:
     return redirect("/lakes", c, request)
 
 
+@router.post("/lakes/{name}/remove")
+@page("lakes.write", form=True)
+async def remove_lake_form(request: Request, name: str) -> Response:
+    c = request.state.console
+    try:
+        await call(c, remove_lake, name)
+    except SageError as exc:
+        c.errors[f"lake:{name}"] = str(exc)
+        return await _lakes_page(request, c, status=409)
+    c.tell(f"lake {name} removed")
+    return redirect("/lakes", c, request)
+
+
 # --------------------------------------------------------------------------- servers
 
 def _servers(session: Session, home: Any) -> list[dict[str, Any]]:
@@ -111,7 +124,7 @@ async def _servers_page(request: Request, c: Console, form: dict | None = None, 
 
 
 @router.get("/servers")
-@page("servers.read")
+@page("read")
 async def servers_page(request: Request) -> Response:
     return await _servers_page(request, request.state.console)
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sage_pipelines.services.auth import AuthenticationError
 from sage_pipelines.web.render import HERE, render
-from sage_pipelines.web.session import (Console, authenticate_token, csrf_ok, forget_session, read_session, redirect,
+from sage_pipelines.web.session import (Console, admit_token, csrf_ok, forget_session, read_session, redirect,
                                         write_session)
 
 router = APIRouter()
@@ -51,7 +52,10 @@ async def login(request: Request) -> Response:
         c.errors["token"] = "this form has expired; reload the page and log in again"
         return write_session(render(request, "login.html", c, {"next": target}, status=403), c, request)
     token = (form.get("token") or "").strip() if isinstance(form.get("token"), str) else ""
-    principal = await run_in_threadpool(authenticate_token, c.home, token) if token else None
+    try:
+        principal = await run_in_threadpool(admit_token, c.home, token or None, "read", request)
+    except AuthenticationError:
+        principal = None
     if principal is None:
         c.errors["token"] = "this token is not valid (wrong, expired or revoked)"
         return write_session(render(request, "login.html", c, {"next": target}, status=401), c, request)

@@ -107,13 +107,13 @@ async def _page(request: Request, c: Console, casilla: str, name: str | None = N
 
 
 @router.get("/casillas/{casilla}/materialization")
-@page("materializations.read")
+@page("read")
 async def materialization_page(request: Request, casilla: str, name: str | None = None) -> Response:
     return await _page(request, request.state.console, casilla, name)
 
 
 @router.post("/casillas/{casilla}/materialization/analyze")
-@page("materializations.read", form=True)
+@page("materializations.write", form=True)
 async def analyze_sample_form(request: Request, casilla: str) -> Response:
     """Proposals from a sample file (a catalog file or a ZIP package), which is then thrown away."""
     c, form = request.state.console, request.state.form

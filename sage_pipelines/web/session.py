@@ -3,11 +3,15 @@
 The cookie holds the login token, the session's CSRF token and one pending notice, sealed with
 Fernet (encrypted and signed) under a key derived from the installation's secret key: a browser
 can neither read nor forge it, and `HttpOnly` + `SameSite=Strict` keep scripts and other sites
-away from it. The token is authenticated again on every request, so a revoked or expired token
-ends its sessions at once. Every form carries the CSRF token, checked before any change.
+away from it. The token is admitted again on every request (`services.auth.admit`, as the API
+does), so a revoked or expired token ends its sessions at once. Every form carries the CSRF
+token, checked before any change.
 
-`page(permission)` wraps a route: no valid session sends the browser to the login page; a role
-without the permission gets the 403 page; otherwise the route runs with `request.state.console`.
+`page(permission)` wraps a route with the permission the API's route for the same thing needs
+(`services.auth.PERMISSIONS`): no session sends the browser to the login page, a token no longer
+valid too (audited as `auth.unauthenticated`), a role without the permission gets the 403 page
+(audited as `auth.forbidden`); otherwise the route runs with `request.state.console`, and every
+service it calls audits under the user's name, source `web` and the client's address.
 """
 
 from __future__ import annotations
@@ -26,15 +30,16 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sage_pipelines.crypto import derived_key
-from sage_pipelines.errors import SageError
+from sage_pipelines.services.audit import set_actor
+from sage_pipelines.services.auth import PERMISSIONS, AuthenticationError, Forbidden, Principal, admit, authenticate
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.web.access import Principal, allowed, authenticate
 from sage_pipelines.web.render import render
 
 COOKIE = "sage_console"
 SESSION_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf_token"
+SOURCE = "web"  # the audit's source for what the pages do
 
 
 def console_home(request: Request) -> SageHome:
@@ -60,7 +65,7 @@ class Console:
     errors: dict[str, str] = field(default_factory=dict)
 
     def can(self, permission: str) -> bool:
-        return self.principal is not None and allowed(self.principal, permission)
+        return self.principal is not None and self.principal.can(permission)
 
     def tell(self, notice: str) -> None:
         self.notice, self.changed = notice, True
@@ -102,12 +107,19 @@ def csrf_ok(c: Console, form: Any) -> bool:
     return isinstance(sent, str) and hmac.compare_digest(sent.encode(), c.csrf.encode())
 
 
-def authenticate_token(home: SageHome, token: str) -> Principal | None:
-    try:
-        with session_scope(home) as session:
-            return authenticate(session, token)
-    except SageError:
-        return None
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def admit_token(home: SageHome, token: str | None, permission: str, request: Request) -> Principal:
+    """`services.auth.admit` for a page: refusals are audited with source `web`."""
+    return admit(home, token, permission, f"{request.method} {request.url.path}", SOURCE, client_of(request))
+
+
+def principal_of(home: SageHome, token: str) -> Principal:
+    """Who holds a token already admitted once (to show them the 403 page)."""
+    with session_scope(home) as session:
+        return authenticate(session, token)
 
 
 def redirect(url: str, c: Console | None = None, request: Request | None = None) -> Response:
@@ -128,21 +140,23 @@ def page(permission: str, *, form: bool = False) -> Callable:
         @functools.wraps(route)
         async def guarded(request: Request, *args: Any, **kwargs: Any) -> Response:
             c = read_session(request)
-            if c.token:
-                c.principal = await run_in_threadpool(authenticate_token, c.home, c.token)
-            if c.principal is None:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-                return write_session(response, Console(c.home, csrf=c.csrf), request) if c.token else \
-                    (write_session(response, c, request) if c.changed else response)
+            if not c.token:
+                return _to_login(request, c)
+            try:
+                c.principal = await run_in_threadpool(admit_token, c.home, c.token, permission, request)
+            except AuthenticationError:  # expired or revoked since login: log in again
+                return _to_login(request, Console(c.home, csrf=c.csrf, changed=True))
+            except Forbidden:
+                c.principal = await run_in_threadpool(principal_of, c.home, c.token)
+                set_actor(c.principal.actor(SOURCE, client_of(request)))
+                return refuse(request, c, f"your role ({c.principal.role}) may not {PERMISSIONS[permission].does}")
+            set_actor(c.principal.actor(SOURCE, client_of(request)))  # in the request's own context
             request.state.console = c
             if form:
                 request.state.form = await request.form()
                 if not csrf_ok(c, request.state.form):
                     return refuse(request, c, "this form has expired (its security token does not match); "
-                                              "reload the page and try again", status=403)
-            if not c.can(permission):
-                return refuse(request, c, f"your role ({c.principal.role}) may not {_describe(permission)}")
+                                              "reload the page and try again")
             response = await route(request, *args, **kwargs)
             if c.changed:
                 write_session(response, c, request)
@@ -151,9 +165,10 @@ def page(permission: str, *, form: bool = False) -> Callable:
     return decorate
 
 
-def _describe(permission: str) -> str:
-    thing, _, action = permission.partition(".")
-    return f"{action or 'use'} {thing}"
+def _to_login(request: Request, c: Console) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return write_session(response, c, request) if c.changed else response
 
 
 def refuse(request: Request, c: Console, message: str, status: int = 403) -> Response:

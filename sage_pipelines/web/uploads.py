@@ -9,7 +9,6 @@ Dagster UI for the run and each asset.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,11 @@ from sqlalchemy.orm import Session
 from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.materialization.names import dagster_name
 from sage_pipelines.services.casillas import get_casilla, list_casillas
+from sage_pipelines.services.audit import list_audit
+from sage_pipelines.services.durations import parse_since
 from sage_pipelines.services.history import history
 from sage_pipelines.services.uploads import add_upload, list_uploads
-from sage_pipelines.store.models import AuditLog, MaterializationHistory, MaterializationTable, Upload
+from sage_pipelines.store.models import MaterializationHistory, MaterializationTable, Upload
 from sage_pipelines.web.forms import save_upload, temp_folder, text, uploaded
 from sage_pipelines.web.render import render
 from sage_pipelines.web.runs import FINISHED, start_run, submission, upload_runs
@@ -53,7 +54,7 @@ async def _uploads_page(request: Request, c: Console, casilla: str | None, statu
 
 
 @router.get("/uploads")
-@page("uploads.read")
+@page("read")
 async def uploads_page(request: Request, casilla: str | None = None) -> Response:
     return await _uploads_page(request, request.state.console, casilla)
 
@@ -118,7 +119,7 @@ def _upload(session: Session, casilla: str, upload_id: str) -> dict[str, Any]:
 
 
 @router.get("/uploads/{casilla}/{upload_id}")
-@page("uploads.read")
+@page("read")
 async def upload_page(request: Request, casilla: str, upload_id: str) -> Response:
     c = request.state.console
     try:
@@ -148,7 +149,7 @@ async def run_upload_form(request: Request, casilla: str, upload_id: str) -> Res
 
 
 @router.get("/history")
-@page("history.read")
+@page("read")
 async def history_page(request: Request, casilla: str | None = None) -> Response:
     c = request.state.console
     casilla = casilla or None
@@ -161,29 +162,22 @@ async def history_page(request: Request, casilla: str | None = None) -> Response
     return render(request, "history.html", c, {"rows": rows, "casilla": casilla, "casillas": casillas})
 
 
-def _audit_rows(session: Session, object_: str | None, actor: str | None, since: dt.datetime | None,
-                limit: int = 200) -> list[AuditLog]:
-    query = select(AuditLog)
-    if object_:
-        query = query.where(AuditLog.objeto.contains(object_))
-    if actor:
-        query = query.where(AuditLog.actor == actor)
-    if since is not None:
-        query = query.where(AuditLog.momento >= since)
-    return list(session.scalars(query.order_by(AuditLog.id.desc()).limit(limit)))
+AUDIT_ROWS = 200
 
 
 @router.get("/audit")
 @page("audit.read")
 async def audit_page(request: Request, object: str | None = None, actor: str | None = None,
                      since: str | None = None) -> Response:
+    """What `sage audit --object X --actor U --since T` prints, as a table."""
     c = request.state.console
     when = None
     if since:
         try:
-            when = dt.datetime.fromisoformat(since)
-        except ValueError:
-            c.errors["since"] = f"since: {since!r} is not a date or time (expected e.g. 2026-01-31 or 2026-01-31T08:00)"
-    rows = await call(c, _audit_rows, object, actor, when)
+            when = parse_since(since, "since")
+        except SageError as exc:
+            c.errors["since"] = str(exc)
+    rows = await call(c, lambda s: list_audit(s, obj=object or None, actor=actor or None, since=when,
+                                                limit=AUDIT_ROWS))
     return render(request, "audit.html", c, {"rows": rows, "filters": {"object": object or "", "actor": actor or "",
                                                                       "since": since or ""}})
