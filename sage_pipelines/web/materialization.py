@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sage_pipelines.destinations.registry import LAKE_FORMATS
 from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.materialization.persist import spec_from_row
-from sage_pipelines.services.analyze import Analysis, analyze_casilla, declared_proposals
+from sage_pipelines.services.analyze import analyze_casilla
 from sage_pipelines.services.casillas import load_casilla
 from sage_pipelines.services.connections import list_connections
 from sage_pipelines.services.lakes import list_lakes
@@ -30,6 +30,7 @@ from sage_pipelines.web.forms import save_upload, temp_folder, uploaded
 from sage_pipelines.web.materialization_form import (SCHEMA_CHANGES, SOURCE, STRATEGIES, TRANSFORMS, DestinationRow,
                                                      destination_rows, document, document_yaml, error_field,
                                                      values_from_proposals, values_from_spec)
+from sage_pipelines.web.proposals import proposals as proposals_for
 from sage_pipelines.web.render import render
 from sage_pipelines.web.session import Console, call, page, redirect
 
@@ -52,21 +53,18 @@ def _stored(session: Session, casilla_id: int, name: str | None) -> Any:
     return None
 
 
-def _proposals(session: Session, c: Console, casilla: str, sample: Path | None) -> tuple[dict, str]:
+def _proposals(c: Console, sage: Any, casilla: str, sample: Path | None) -> tuple[dict, str]:
     """Proposals and where they came from: a sample, the newest upload, or the SAGE YAML alone."""
-    _row, sage = load_casilla(session, casilla)
     try:
-        analysis: Analysis = analyze_casilla(session, c.home, casilla, sample)
+        analysis = analyze_casilla(casilla, sample, home=c.home)
     except ConfigError as exc:
         if sample is not None or "has no uploads" not in str(exc):
             raise
-        return declared_proposals(sage), ("No upload yet: types are the SAGE defaults and keys the fields "
-                                          "declared required and unique. Analyze a sample for better proposals.")
-    proposals = dict(declared_proposals(sage))
-    proposals.update(analysis.tables)
-    sampled = ", ".join(f"{t.catalog}: {t.rows_sampled} rows" for t in analysis.tables.values())
+        return proposals_for(sage, None), ("No upload yet: types are the SAGE defaults and keys the fields "
+                                           "declared required and unique. Analyze a sample for better proposals.")
+    sampled = ", ".join(f"{key}: {inferred['rows_sampled']} rows" for key, inferred in analysis.inferred.items())
     origin = f"sample {sample.name}" if sample is not None else f"the newest upload ({Path(analysis.source).name})"
-    return proposals, f"Proposals from {origin}: {sampled or 'no catalog file found'}."
+    return proposals_for(sage, analysis), f"Proposals from {origin}: {sampled or 'no catalog file found'}."
 
 
 def _context(session: Session, c: Console, casilla: str, name: str | None, values: Mapping[str, Any] | None,
@@ -75,7 +73,7 @@ def _context(session: Session, c: Console, casilla: str, name: str | None, value
     row, sage = load_casilla(session, casilla)
     rows = _rows(session)
     stored = _stored(session, row.id, name)
-    proposals, origin = _proposals(session, c, casilla, sample)
+    proposals, origin = _proposals(c, sage, casilla, sample)
     if values is None:
         if stored is not None and sample is None:
             values = values_from_spec(spec_from_row(stored), sage, rows)

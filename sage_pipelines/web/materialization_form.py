@@ -22,7 +22,7 @@ import yaml
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.model import AUTO_SERVER, DEFAULT_LAKE_FORMAT, MaterializationSpec
-from sage_pipelines.services.analyze import TableProposal
+from sage_pipelines.web.proposals import TableProposal
 from sage_pipelines.web.forms import FORM, key_path
 
 SOURCE = "console"  # how errors name the document (`console: materialization.tables...`)
@@ -114,7 +114,7 @@ def values_from_proposals(casilla: str, proposals: Mapping[str, TableProposal], 
         if proposal is None:
             _table_defaults(v, key, rows)
             continue
-        block = proposal.block()
+        block = proposal.block
         v.update({f"tables.{key}.include": ON, f"tables.{key}.table": block["table"],
                   f"tables.{key}.strategy": block["strategy"],
                   f"tables.{key}.primary_key": ", ".join(block.get("primary_key", [])),
