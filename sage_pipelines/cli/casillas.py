@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from sage_pipelines.cli.secrets import print_rows
-from sage_pipelines.errors import ConfigError
 from sage_pipelines.services.casillas import list_casillas, load_casilla, register_casilla
+from sage_pipelines.services.files import read_text
 from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
 
 
-def read_text_file(path: str) -> str:
-    """A YAML file's text (UTF-8, a BOM tolerated), or one line saying why it cannot be read."""
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-
 def _cmd_add(args: argparse.Namespace) -> int:
-    text = read_text_file(args.yaml)
+    text = read_text(args.yaml)
     with session_scope(ready_home()) as session:
         register_casilla(session, args.name, text, args.yaml)
         _, sage = load_casilla(session, args.name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sage_pipelines.cli.casillas import read_text_file
 from sage_pipelines.cli.secrets import print_rows
+from sage_pipelines.services.files import read_text
 from sage_pipelines.services.home import ready_home
 from sage_pipelines.services.materializations import (apply_materialization, export_materialization,
                                                       list_materializations)
@@ -14,7 +14,7 @@ from sage_pipelines.store.db import session_scope
 
 
 def _cmd_apply(args: argparse.Namespace) -> int:
-    text = read_text_file(args.file)
+    text = read_text(args.file)
     with session_scope(ready_home()) as session:
         row = apply_materialization(session, text, args.file)
         summary = f"materialization {row.nombre} applied: {len(row.tables)} tables, " \

@@ -40,7 +40,7 @@ class _Reader:
         self.source = source
 
     def fail(self, path: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {path}: {message}")
+        return ConfigError(f"{self.source}: {path}: {message}", field=path)
 
     def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -85,6 +85,11 @@ def load_spec(yaml_text: str, source: str = "<materialization>") -> Materializat
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}, line {mark.line + 1}" if mark else source
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    return spec_from_document(doc, source)
+
+
+def spec_from_document(doc: Any, source: str = "<materialization>") -> MaterializationSpec:
+    """Normalize an already parsed document (the YAML's, or a JSON body's: the same checks and messages)."""
     r = _Reader(source)
     top = r.mapping(doc, "(document)", TOP_KEYS)
     if "materialization" not in top:

@@ -15,8 +15,9 @@ from typing import Any
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstructable_job, execute_job
 
-from sage_pipelines.errors import ConfigError, SageError
+from sage_pipelines.errors import ConfigError, NotFoundError, SageError
 from sage_pipelines.materialization.model import AUTO_SERVER
+from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
 from sage_pipelines.orchestration.naming import asset_key, job_name, partitions_name
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
@@ -44,7 +45,10 @@ class RunOutcome:
     errors: list[str] = field(default_factory=list)
 
 
-def _selection(plans: list[MaterializationPlan], casilla: str, tables: list[str] | None, destinations: list[str] | None) -> list[AssetKey]:
+def select_assets(plans: list[MaterializationPlan], casilla: str, tables: list[str] | None,
+                  destinations: list[str] | None) -> list[AssetKey]:
+    """The asset keys of `casilla` to materialize: all, or those of the tables / destinations named
+    (each name must exist)."""
     keys = []
     known_tables: set[str] = set()
     known_dests: set[str] = set()
@@ -96,7 +100,7 @@ def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[
     if server == AUTO_SERVER:
         return _materialize_routed(plans, casilla, upload_id, tables, destinations, home, run_config, tags,
                                    log_level)
-    selection = asset_keys if asset_keys is not None else _selection(plans, casilla, tables, destinations)
+    selection = asset_keys if asset_keys is not None else select_assets(plans, casilla, tables, destinations)
     upload_id = upload_id or latest_upload(home, casilla)
     return _execute(casilla, upload_id, server, selection, home, run_config, tags, log_level)
 
@@ -110,9 +114,7 @@ def _materialize_routed(plans: list[MaterializationPlan], casilla: str, upload_i
     SQLite instance's per-run databases (alembic's module globals). The daemon path (sensor and
     schedules) launches each run in its own process and has no such limit.
     """
-    selection = set(_selection(plans, casilla, tables, destinations))
-    upload_id = upload_id or latest_upload(home, casilla)
-    runs = route_upload(plans, casilla, upload_id, home, current_states(home), only=selection)
+    upload_id, runs = routed_runs(plans, casilla, upload_id, tables, destinations, home)
 
     def execute(run: RoutedRun) -> RunOutcome:
         return _execute(casilla, upload_id, run.server, run.asset_keys, home, run_config,
@@ -129,11 +131,28 @@ def _materialize_routed(plans: list[MaterializationPlan], casilla: str, upload_i
     return merged
 
 
+def routed_runs(plans: list[MaterializationPlan], casilla: str, upload_id: str | None, tables: list[str] | None,
+                destinations: list[str] | None, home: SageHome) -> tuple[str, list[RoutedRun]]:
+    """(upload id, its runs): the selected steps of the upload (default: the newest) grouped by
+    the server the balancer picks for each, `local` first. `sage materialize` executes them;
+    `submit.submit_upload` queues them."""
+    selection = set(select_assets(plans, casilla, tables, destinations))
+    upload_id = check_upload_id(upload_id, "upload") if upload_id else latest_upload(home, casilla)
+    if not home.upload_dir(casilla, upload_id).is_dir():
+        raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
+    return upload_id, route_upload(plans, casilla, upload_id, home, current_states(home), only=selection)
+
+
+def upload_run_tags(casilla: str, upload_id: str, server: str) -> dict[str, str]:
+    """The tags of every run of an upload, however it is started: its partition, casilla, upload and server."""
+    return {"dagster/partition": upload_id, "sage/casilla": casilla, "sage/upload_id": upload_id, SERVER_TAG: server}
+
+
 def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey], home: SageHome,
              run_config: dict | None, tags: dict[str, str] | None, log_level: str) -> RunOutcome:
     """One Dagster run of `server`'s job for the selected assets of one upload."""
     if not home.upload_dir(casilla, upload_id).is_dir():
-        raise ConfigError(f"casilla {casilla!r} has no upload {upload_id!r}")
+        raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
 
     instance = DagsterInstance.get()
     try:
@@ -142,8 +161,7 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
         job = build_reconstructable_job(*JOB_LOADER,
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())
-        run_tags = {"dagster/partition": upload_id, "sage/casilla": casilla, "sage/upload_id": upload_id,
-                    SERVER_TAG: server, **(tags or {})}
+        run_tags = {**upload_run_tags(casilla, upload_id, server), **(tags or {})}
         config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
         with execute_job(job, instance, run_config=config, tags=run_tags,
                          asset_selection=selection) as result:

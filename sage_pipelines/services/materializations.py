@@ -1,9 +1,9 @@
 """Materializations: applying a YAML, exporting it back, listing them.
 
-`apply_materialization` loads the YAML (`materialization.loader`), validates it against the
-casilla and the store (`materialization.validate`) and only then writes it
-(`materialization.persist`) and audits the change, all in the caller's transaction: an invalid
-YAML writes nothing. `export_materialization` prints the canonical YAML, which `apply` takes
+`apply_materialization` loads the YAML, or the same document already parsed (the API's JSON
+body), with `materialization.loader`, validates it against the casilla and the store
+(`materialization.validate`) and only then writes it (`materialization.persist`) and audits the
+change, all in the caller's transaction: an invalid document writes nothing. `export_materialization` prints the canonical YAML, which `apply` takes
 back unchanged.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from typing import Any
+from typing import Any, Mapping
 
 from sage_pipelines.errors import NotFoundError
 from sage_pipelines.materialization.export import dump_spec, spec_to_dict
-from sage_pipelines.materialization.loader import load_spec
+from sage_pipelines.materialization.loader import load_spec, spec_from_document
 from sage_pipelines.materialization.model import MaterializationSpec
 from sage_pipelines.materialization.persist import save_spec, spec_from_row
 from sage_pipelines.materialization.validate import validate_spec
@@ -24,9 +24,11 @@ from sage_pipelines.services.audit import audit
 from sage_pipelines.store.models import Materialization
 
 
-def apply_materialization(session: Session, yaml_text: str, source: str = "<materialization>") -> Materialization:
-    """Create or replace the materialization the YAML describes; nothing is written if it is invalid."""
-    spec = load_spec(yaml_text, source)
+def apply_materialization(session: Session, document: str | Mapping[str, Any],
+                          source: str = "<materialization>") -> Materialization:
+    """Create or replace the materialization the YAML text (or the already parsed document, e.g.
+    a JSON body) describes; nothing is written if it is invalid."""
+    spec = load_spec(document, source) if isinstance(document, str) else spec_from_document(document, source)
     validate_spec(session, spec, source)
     existing = session.scalar(select(Materialization).where(Materialization.nombre == spec.name))
     before = None if existing is None else audit_fields(spec_from_row(existing))

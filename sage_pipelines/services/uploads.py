@@ -49,11 +49,13 @@ def new_upload_id(now: dt.datetime | None = None) -> str:
 
 
 def add_upload(session: Session, home: SageHome, casilla: str, path: str | Path,
-               upload_id: str | None = None, origen: str = "cli") -> Upload:
+               upload_id: str | None = None, origen: str = "cli", *, move: bool = False) -> Upload:
     """Check `path` against the casilla, copy it to landing atomically and record it.
 
-    `origen` says where it came from: `cli`, or `execution` for a SAGE installation's validated
-    execution (`executions/<uuid>/data.<ext>`, whose uuid makes a good `upload_id`).
+    `origen` says where it came from: `cli`, `api`, or `execution` for a SAGE installation's
+    validated execution (`executions/<uuid>/data.<ext>`, whose uuid makes a good `upload_id`).
+    `move` moves a lone file instead of copying it (a file received by the API, already saved
+    under SAGE_HOME: a second copy of a large upload would only cost time and disk).
     """
     row, sage = load_casilla(session, casilla)
     upload_id = new_upload_id() if upload_id is None else check_upload_id(upload_id, "--id")
@@ -65,7 +67,7 @@ def add_upload(session: Session, home: SageHome, casilla: str, path: str | Path,
     temp = final.parent / f"{_TEMP_PREFIX}{upload_id}-{secrets.token_hex(4)}"
     temp.mkdir()
     try:
-        _copy(sage, source, members, temp)
+        _copy(sage, source, members, temp, move)
         try:
             os.rename(temp, final)  # fails if `final` appeared meanwhile and holds files
         except OSError:
@@ -114,7 +116,7 @@ def _refuse_existing(session: Session, upload_id: str, final: Path) -> None:
                             "uploads are immutable, choose another --id", field="id")
 
 
-def _copy(sage: SageYaml, source: Path, members: list[UploadMember], into: Path) -> None:
+def _copy(sage: SageYaml, source: Path, members: list[UploadMember], into: Path, move: bool = False) -> None:
     """Copy only the upload's catalog files (and ZIP packages), keeping their relative paths.
 
     A lone file accepted for a one-catalog casilla under another name is stored under the
@@ -123,7 +125,11 @@ def _copy(sage: SageYaml, source: Path, members: list[UploadMember], into: Path)
     if source.is_file():
         lone = members[0]
         keep = lone.member is not None or sage.catalog_by_filename(source.name) is not None
-        shutil.copyfile(source, into / (source.name if keep else lone.catalog.filename))
+        target = into / (source.name if keep else lone.catalog.filename)
+        if move:
+            shutil.move(source, target)  # a rename on the same file system
+        else:
+            shutil.copyfile(source, target)
         return
     for file in sorted({m.path for m in members}):
         target = into / file.relative_to(source)
