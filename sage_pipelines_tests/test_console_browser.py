@@ -4,7 +4,8 @@ Debian's chromium (installed by scripts/services.sh; Playwright never downloads 
 drives the pages of a fresh SAGE_HOME: log in with an admin token from `sage tokens create`,
 add a PostgreSQL secret and connection and test it, register the demo casilla, propose its
 materialization from a sample ZIP, pick the PostgreSQL connection, save, upload the ZIP, wait
-for the run, and read the rows back from PostgreSQL. Every page is saved as a screenshot under
+for its run (queued by the console, launched by the daemon of `sage dev`, whose UI the links
+open), and read the rows back from PostgreSQL. Every page is saved as a screenshot under
 test-artifacts/screenshots/.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,33 +61,54 @@ def sage(*args: str) -> str:
     return out.getvalue()
 
 
+def start(args: list[str], log_path: Path, env: dict[str, str], ready_url: str) -> subprocess.Popen:
+    """`sage ARGS` in its own process group, once `ready_url` answers."""
+    log = open(log_path, "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", *args], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(ready_url, timeout=2)
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
+                log.seek(0)
+                raise RuntimeError(f"sage {args[0]} did not start: {log.read()[-2000:]}")
+            time.sleep(0.5)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
+
 @pytest.fixture
 def console(sage_home: Path):
-    """`sage serve` on a free port of a fresh, initialised SAGE_HOME; yields (base URL, admin token)."""
+    """A fresh, initialised SAGE_HOME with `sage dev` (Dagster UI + daemon) and `sage serve` on free
+    ports; yields (console URL, Dagster UI URL, admin token)."""
     sage("init")
     sage("users", "add", "ana", "--role", "admin")
     token = sage("tokens", "create", "ana").strip()
-    port = free_port()
-    log = open(sage_home / "serve.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "serve", "--port", str(port),
-                             "--log-level", "warning"], env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    dagster = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "SAGE_DAGSTER_URL": dagster}
+    env.pop("DAGSTER_HOME", None)  # `sage dev` sets it to $SAGE_HOME/dagster, as `sage serve` does
+    dev = start(["dev", "--port", dagster.rsplit(":", 1)[1]], sage_home / "dev.log", env, f"{dagster}/server_info")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/login", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"sage serve did not start: {log.read()[-2000:]}")
-                time.sleep(0.3)
-        yield base, token
+        port = free_port()
+        serve = start(["serve", "--port", str(port), "--log-level", "warning"], sage_home / "serve.log", env,
+                      f"http://127.0.0.1:{port}/login")
+        try:
+            yield f"http://127.0.0.1:{port}", dagster, token
+        finally:
+            stop(serve)
     finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
+        stop(dev)
 
 
 @pytest.fixture
@@ -122,7 +145,7 @@ def csv_rows(zip_path: Path, member: str) -> list[dict[str, str]]:
 @pytest.mark.slow
 def test_a_new_user_materializes_a_casilla_into_postgresql_from_the_console(console, page, pg_schema, week_zip,
                                                                             sage_home):
-    base, token = console
+    base, dagster, token = console
     expect = sync_api.expect
 
     # Log in with the admin token.
@@ -202,12 +225,13 @@ def test_a_new_user_materializes_a_casilla_into_postgresql_from_the_console(cons
     page.goto(f"{base}/uploads?casilla=ventas_semanales")
     page.set_input_files("#f-file", str(week_zip))
     page.click("#upload-form button")
-    expect(page.locator(".banner.ok")).to_contain_text("its run has started")
+    expect(page.locator(".banner.ok")).to_contain_text("1 run(s) queued")
     shot(page, "10_upload_landed")
-    expect(page.locator("#run-state")).to_contain_text("SUCCESS", timeout=RUN_TIMEOUT_MS)
-    expect(page.locator("#runs .run-status")).to_contain_text("SUCCESS")
-    assert page.locator("#runs a[href^='http://127.0.0.1:3000/runs/']").count() == 1
-    assert page.locator("a[href^='http://127.0.0.1:3000/assets/analytics/ventas_semanales/']").count() == 3
+    expect(page.locator("#runs .run-status")).to_contain_text("SUCCESS", timeout=RUN_TIMEOUT_MS)
+    run_link = page.locator(f"#runs a[href^='{dagster}/runs/']")
+    assert run_link.count() == 1
+    assert page.locator(f"a[href^='{dagster}/assets/analytics/ventas_semanales/']").count() == 3
+    assert urllib.request.urlopen(run_link.get_attribute("href"), timeout=10).status == 200  # the Dagster UI answers
     shot(page, "11_upload_materialized")
 
     page.goto(f"{base}/history")

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from sage_pipelines.errors import ConfigError, SageError
+from sage_pipelines.services.files import decode_text
 from sage_pipelines.services.casillas import list_casillas, load_casilla, register_casilla
 from sage_pipelines.services.materializations import list_materializations
 from sage_pipelines.services.uploads import list_uploads
@@ -60,9 +61,9 @@ async def register_casilla_form(request: Request) -> Response:
             raise _YamlMissing(f"{file.filename}: larger than {MAX_YAML_BYTES // (1024 * 1024)} MB; "
                                "a SAGE YAML is a small text file")
         try:
-            yaml_text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise _YamlMissing(f"{file.filename}: not UTF-8 text; is this the SAGE YAML?") from None
+            yaml_text = decode_text(raw, file.filename)
+        except SageError as exc:
+            raise _YamlMissing(str(exc)) from None
         await call(c, register_casilla, name, yaml_text, file.filename)
     except SageError as exc:
         c.errors[_casilla_field(exc)] = str(exc)

@@ -9,9 +9,6 @@ of the form's rules (a pattern of the message -> a field) that matches, else the
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from starlette.datastructures import UploadFile
@@ -21,7 +18,6 @@ from sage_pipelines.errors import ConfigError, SageError
 FORM = "_form"  # errors not tied to one field: shown at the top of the page
 _KEY_PATH = re.compile(r"(?:^|: )materialization\.(?P<path>\S+?): ")
 _INDEX = re.compile(r"\[\d+\]$")
-COPY_CHUNK = 1024 * 1024
 
 
 def key_path(message: str) -> str | None:
@@ -90,25 +86,3 @@ def uploaded(form: Any, name: str) -> UploadFile | None:
     if isinstance(value, UploadFile) and value.filename:
         return value
     return None
-
-
-def safe_filename(upload: UploadFile) -> str:
-    """The file's own name, without any folder a browser may send."""
-    name = Path(upload.filename.replace("\\", "/")).name
-    if not name or name.startswith(".") or name in ("..",):
-        raise ConfigError(f"file name {upload.filename!r} is not usable; rename the file")
-    return name
-
-
-def save_upload(upload: UploadFile, folder: Path) -> Path:
-    """Copy an uploaded file (already spooled to disk by the form parser) into `folder` under its
-    own name, chunk by chunk: an upload of any size never sits whole in memory."""
-    target = folder / safe_filename(upload)
-    upload.file.seek(0)
-    with open(target, "wb") as out:
-        shutil.copyfileobj(upload.file, out, COPY_CHUNK)
-    return target
-
-
-def temp_folder(prefix: str) -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix=f"sage-console-{prefix}-")

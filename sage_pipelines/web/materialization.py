@@ -22,11 +22,12 @@ from sage_pipelines.materialization.persist import spec_from_row
 from sage_pipelines.services.analyze import analyze_casilla
 from sage_pipelines.services.casillas import load_casilla
 from sage_pipelines.services.connections import list_connections
+from sage_pipelines.services.files import incoming, save_stream
 from sage_pipelines.services.lakes import list_lakes
 from sage_pipelines.services.materializations import (apply_materialization, export_materialization,
                                                       list_materializations)
 from sage_pipelines.services.servers import list_servers
-from sage_pipelines.web.forms import save_upload, temp_folder, uploaded
+from sage_pipelines.web.forms import uploaded
 from sage_pipelines.web.materialization_form import (SCHEMA_CHANGES, SOURCE, STRATEGIES, TRANSFORMS, DestinationRow,
                                                      destination_rows, document, document_yaml, error_field,
                                                      values_from_proposals, values_from_spec)
@@ -119,9 +120,9 @@ async def analyze_sample_form(request: Request, casilla: str) -> Response:
     if file is None:
         c.errors["sample"] = "choose a sample file (a catalog file or the ZIP package)"
         return await _page(request, c, casilla, status=400)
-    with temp_folder("sample") as tmp:
+    with incoming(c.home) as folder:
         try:
-            path = save_upload(file, Path(tmp))
+            path = save_stream(file.file, folder, file.filename, "sample")
         except SageError as exc:
             c.errors["sample"] = str(exc)
             return await _page(request, c, casilla, status=400)

@@ -7,34 +7,19 @@ itself with `<meta http-equiv="refresh">`.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
-from typing import Any, Iterable
-from urllib.parse import quote
+from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+
+from sage_pipelines.orchestration.submit import asset_url, dagster_url, run_url
 from starlette.responses import Response
 
 HERE = Path(__file__).resolve().parent
-DAGSTER_UI_ENV = "SAGE_DAGSTER_UI_URL"
-DEFAULT_DAGSTER_UI = "http://127.0.0.1:3000"
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-
-
-def dagster_ui() -> str:
-    """Where the Dagster UI of this installation answers (`sage dev`), without a trailing slash."""
-    return (os.environ.get(DAGSTER_UI_ENV) or DEFAULT_DAGSTER_UI).rstrip("/")
-
-
-def run_url(run_id: str) -> str:
-    return f"{dagster_ui()}/runs/{quote(run_id)}"
-
-
-def asset_url(key: Iterable[str]) -> str:
-    return f"{dagster_ui()}/assets/" + "/".join(quote(part, safe="") for part in key)
 
 
 def when(value: dt.datetime | None) -> str:
@@ -52,7 +37,7 @@ def size(n: int | None) -> str:
 
 
 templates.env.filters.update(when=when, size=size)
-templates.env.globals.update(run_url=run_url, asset_url=asset_url, dagster_ui=dagster_ui)
+templates.env.globals.update(run_url=run_url, asset_url=asset_url, dagster_ui=dagster_url)
 
 
 def render(request: Request, name: str, c: Any, context: dict[str, Any] | None = None,

@@ -1,39 +1,43 @@
 """Uploads, their runs, the materialization history and the audit log.
 
-An upload (a catalog file or a ZIP package) streams to disk as it arrives, is landed by
-`services.uploads.add_upload` (the checks and the atomic copy of `sage uploads add`) and, unless
-the box is unticked, its run starts at once (`web.runs`). The upload's page follows the run
-until it ends (it refreshes itself) and shows the history rows it wrote, with links into the
-Dagster UI for the run and each asset.
+An upload (a catalog file or a ZIP package) streams to disk as it arrives (`services.files`),
+is landed by `services.uploads.add_upload` (the checks and the atomic move of `sage uploads
+add`) and, unless the box is unticked, its runs are queued at once through
+`orchestration.submit.land_and_submit`, as the API's upload does; the daemon of `sage dev`
+launches them. The upload's page follows the runs until they end (it refreshes itself) and
+shows the history rows they wrote, with links into the Dagster UI for each run and asset.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.materialization.names import dagster_name
+from sage_pipelines.orchestration.submit import land_and_submit, submit_upload
 from sage_pipelines.services.casillas import get_casilla, list_casillas
 from sage_pipelines.services.audit import list_audit
 from sage_pipelines.services.durations import parse_since
+from sage_pipelines.services.files import incoming, save_stream
 from sage_pipelines.services.history import history
 from sage_pipelines.services.uploads import add_upload, list_uploads
 from sage_pipelines.store.models import MaterializationHistory, MaterializationTable, Upload
-from sage_pipelines.web.forms import save_upload, temp_folder, text, uploaded
+from sage_pipelines.web.forms import text, uploaded
 from sage_pipelines.web.render import render
-from sage_pipelines.web.runs import FINISHED, start_run, submission, upload_runs
+from sage_pipelines.web.runs import FINISHED, upload_runs
 from sage_pipelines.web.session import Console, call, page, redirect
 
 router = APIRouter()
 
 RECENT = 30
-REFRESH_SECONDS = 2
+REFRESH_SECONDS = 3
+ORIGIN = "web"  # an upload's `origen` when it came through the pages
 
 
 def _recent_uploads(session: Session, casilla: str | None) -> list[dict[str, Any]]:
@@ -72,17 +76,19 @@ async def upload_form(request: Request) -> Response:
     if run and not c.can("runs.write"):
         c.errors["run"] = f"your role ({c.principal.role}) may land uploads but not start runs; untick the box"
         return await _uploads_page(request, c, casilla, status=403)
-    with temp_folder("upload") as tmp:
+    with incoming(c.home) as folder:
         try:
             await call(c, get_casilla, casilla)
-            path = save_upload(file, Path(tmp))
-            upload_id = await call(c, lambda s: add_upload(s, c.home, casilla, path, origen="console").id)
+            path = save_stream(file.file, folder, file.filename)
+            if run:
+                upload_id, runs = await run_in_threadpool(land_and_submit, c.home, casilla, path, None, ORIGIN, True)
+            else:
+                upload_id = await call(c, lambda s: add_upload(s, c.home, casilla, path, origen=ORIGIN, move=True).id)
         except SageError as exc:
             c.errors["casilla" if "casilla" in str(exc) and "unknown" in str(exc) else "file"] = str(exc)
             return await _uploads_page(request, c, casilla, status=400)
     if run:
-        start_run(c.home, casilla, upload_id)
-        c.tell(f"upload {upload_id} landed in {casilla}; its run has started")
+        c.tell(f"upload {upload_id} landed in {casilla}; {len(runs)} run(s) queued")
     else:
         c.tell(f"upload {upload_id} landed in {casilla}")
     return redirect(f"/uploads/{casilla}/{upload_id}", c, request)
@@ -127,10 +133,9 @@ async def upload_page(request: Request, casilla: str, upload_id: str) -> Respons
     except SageError as exc:
         c.errors["_form"] = str(exc)
         return await _uploads_page(request, c, casilla, status=404)
-    runs = upload_runs(c.home, casilla, upload_id)
-    asked = submission(c.home, casilla, upload_id)
-    waiting = (asked is not None and not asked.finished) or any(r["status"] not in FINISHED for r in runs)
-    return render(request, "upload.html", c, {"upload": upload, "runs": runs, "asked": asked, "waiting": waiting,
+    runs = await run_in_threadpool(upload_runs, c.home, casilla, upload_id)
+    waiting = any(r["status"] not in FINISHED for r in runs)
+    return render(request, "upload.html", c, {"upload": upload, "runs": runs, "waiting": waiting,
                                               "refresh": REFRESH_SECONDS})
 
 
@@ -143,8 +148,12 @@ async def run_upload_form(request: Request, casilla: str, upload_id: str) -> Res
     except SageError as exc:
         c.errors["_form"] = str(exc)
         return await _uploads_page(request, c, casilla, status=404)
-    start_run(c.home, casilla, upload_id)
-    c.tell(f"run of upload {upload_id} started")
+    try:
+        _upload_id, runs = await run_in_threadpool(lambda: submit_upload(casilla, upload_id, home=c.home))
+    except SageError as exc:
+        c.errors["_form"] = str(exc)
+        return await _uploads_page(request, c, casilla, status=400)
+    c.tell(f"{len(runs)} run(s) of upload {upload_id} queued")
     return redirect(f"/uploads/{casilla}/{upload_id}", c, request)
 
 
