@@ -27,6 +27,11 @@ def when(value: dt.datetime | None) -> str:
     return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S} UTC"
 
 
+def clock(value: dt.datetime | None) -> str:
+    """Just the time of day (beside a full `when` of the same day)."""
+    return "" if value is None else f"{value:%H:%M:%S}"
+
+
 def size(n: int | None) -> str:
     n = n or 0
     for unit in ("B", "KB", "MB", "GB"):
@@ -36,7 +41,7 @@ def size(n: int | None) -> str:
     return str(n)
 
 
-templates.env.filters.update(when=when, size=size)
+templates.env.filters.update(when=when, clock=clock, size=size)
 templates.env.globals.update(run_url=run_url, asset_url=asset_url, dagster_ui=dagster_url)
 
 
