@@ -2,12 +2,15 @@
 
 Registers the casilla `ventas_semanales` (clientes, productos, ventas), applies its
 materialization (upsert for the masters, delete_insert by week for sales), then lands three
-weekly uploads and materializes each through Dagster, printing what changed. It calls the same
-services the CLI calls (`services.*`, `orchestration.run`), never the CLI itself.
+weekly uploads and materializes each through Dagster, printing what changed, and ends with the
+commands that open the Dagster UI and the console (with a fresh token of its admin `demo`) on the
+same data. It calls the same services the CLI calls (`services.*`, `orchestration.run`), never
+the CLI itself.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Callable
 from sage_pipelines.demo.data import write_week
 from sage_pipelines.materialization.plan import load_plans
 from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
+from sage_pipelines.services.auth import ADMIN, add_user, create_token
 from sage_pipelines.services.casillas import register_casilla
 from sage_pipelines.services.destinations import open_destination
 from sage_pipelines.services.home import init_home
@@ -23,9 +27,13 @@ from sage_pipelines.services.materializations import apply_materialization
 from sage_pipelines.services.uploads import add_upload
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
+from sage_pipelines.store.lookup import find_named
+from sage_pipelines.store.models import User
 
 DEMO_DIR = Path(__file__).resolve().parent
 CASILLA = "ventas_semanales"
+DEMO_USER = "demo"  # the admin the demo's console token belongs to
+DEMO_TOKEN_DAYS = 7
 
 
 @dataclass
@@ -62,7 +70,16 @@ def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) 
     echo(f"\nOpen the Dagster UI on the same data:  SAGE_HOME={home.root} .venv/bin/sage dev"
          "   (then http://127.0.0.1:3000, asset group ventas_semanales)")
     echo(f"History:  SAGE_HOME={home.root} .venv/bin/sage history {CASILLA}")
+    echo(f"Open the console (and API) on the same data:  SAGE_HOME={home.root} .venv/bin/sage serve"
+         f"   (then http://127.0.0.1:8080, log in with the admin token {console_token(home)})")
     return summary
+
+
+def console_token(home: SageHome) -> str:
+    """A fresh token of the demo's admin user `demo` (valid for DEMO_TOKEN_DAYS days)."""
+    with session_scope(home) as session:
+        user = find_named(session, User, DEMO_USER) or add_user(session, DEMO_USER, ADMIN)
+        return create_token(session, user, dt.timedelta(days=DEMO_TOKEN_DAYS), "make demo")
 
 
 def register_demo(home: SageHome) -> SageHome:
