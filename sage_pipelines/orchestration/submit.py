@@ -17,8 +17,10 @@ webserver"; this module is the one place that uses `dagster._core` for it: the s
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -46,6 +48,7 @@ CODE_LOCATION = "sage_pipelines.definitions"  # the module `sage dev` and worksp
 DAGSTER_URL_ENV = "SAGE_DAGSTER_URL"  # where users open the Dagster UI (`sage dev`'s default below)
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 ACTOR_TAG = "sage/submitted_by"
+_LOAD_LOCK = threading.Lock()  # one (re)load of the code location at a time
 
 
 @dataclass
@@ -81,6 +84,12 @@ def asset_url(key: list[str]) -> str:
 
 
 def _code_location(instance: DagsterInstance):  # noqa: ANN202 (an internal Dagster type)
+    """The code location as the store is now. Its module builds the definitions when imported, and
+    a long-lived process (the API) imported it at its first submit: rebuild it, so a
+    materialization applied since then is part of it. Callers hold `_LOAD_LOCK`."""
+    loaded = sys.modules.get(CODE_LOCATION)
+    if loaded is not None:
+        importlib.reload(loaded)
     origin = InProcessCodeLocationOrigin(
         LoadableTargetOrigin(executable_path=sys.executable, module_name=CODE_LOCATION,
                              working_directory=os.getcwd()),
@@ -128,7 +137,7 @@ def submit_upload(casilla: str, upload_id: str | None = None, tables: list[str] 
                             "in its dagster.yaml): runs cannot be submitted, use `sage materialize`")
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
-        with _code_location(instance) as location:
+        with _LOAD_LOCK, _code_location(instance) as location:
             return upload_id, [_create_run(instance, location, casilla, upload_id, run) for run in runs]
     finally:
         instance.dispose()
