@@ -48,14 +48,21 @@ class DefaultActor:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, without the 422 responses it documents by default: validation errors
-    are answered as 400 with the common error body."""
+    """FastAPI's schema, without the 422 responses it documents by default (validation errors are
+    answered as 400 with the common error body), and with every error body as JSON (FastAPI
+    documents them in the media type of the route's own response, YAML for the exports)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
+                responses = operation.get("responses", {})
+                responses.pop("422", None)
+                for response in responses.values():
+                    for media in list(response.get("content", {})):
+                        body = response["content"][media]
+                        if body.get("schema", {}).get("$ref", "").endswith("/ErrorBody"):
+                            response["content"] = {"application/json": body}
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema

@@ -4,18 +4,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from sage_pipelines.api.deps import home_of, permit, store
 from sage_pipelines.api.runs import RunOut, run_view
+from sage_pipelines.api.schemas import UtcTime, YamlResponse, described
 from sage_pipelines.casilla.model import Catalog, SageYaml
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.materialization.names import NAME_RE
 from sage_pipelines.orchestration.submit import land_and_submit
 from sage_pipelines.services.analyze import analyze_casilla
 from sage_pipelines.services.auth import Principal
@@ -50,7 +50,7 @@ class CatalogOut(BaseModel):
 class CasillaOut(BaseModel):
     name: str
     description: str
-    updated: dt.datetime
+    updated: UtcTime
     catalogs: list[str]
 
 
@@ -62,7 +62,7 @@ class CasillaDetail(CasillaOut):
 class UploadOut(BaseModel):
     id: str
     casilla: str
-    created: dt.datetime
+    created: UtcTime
     origin: str
     bytes: int
     files: list[str]
@@ -114,7 +114,8 @@ def list_all(request: Request, _: Principal = Depends(permit("read"))) -> list[C
 
 
 @router.post("", response_model=CasillaOut, summary="Register a casilla (or update its YAML) from its SAGE YAML")
-def register(request: Request, name: str = Form(max_length=64), yaml: UploadFile = File(description="the SAGE YAML"),
+def register(request: Request, name: str = Form(max_length=64, **described(NAME_RE)),
+             yaml: UploadFile = File(description="the SAGE YAML"),
              _: Principal = Depends(permit("casillas.write"))) -> CasillaOut:
     text = _yaml_text(yaml)
     with store(request) as session:
@@ -139,12 +140,12 @@ def catalogs(name: str, request: Request, _: Principal = Depends(permit("read"))
         return [catalog_view(c) for c in sage.catalogs.values()]
 
 
-@router.get("/{name}/yaml", response_class=PlainTextResponse, summary="The casilla's SAGE YAML as registered",
-            responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
-def yaml_text(name: str, request: Request, _: Principal = Depends(permit("read"))) -> PlainTextResponse:
+@router.get("/{name}/yaml", response_class=YamlResponse, summary="The casilla's SAGE YAML as registered",
+            responses={200: {"content": {"application/yaml": {"schema": {"type": "object"}}}}})
+def yaml_text(name: str, request: Request, _: Principal = Depends(permit("read"))) -> YamlResponse:
     with store(request) as session:
         row, _sage = load_casilla(session, name)
-        return PlainTextResponse(row.yaml_contenido, media_type="application/yaml")
+        return YamlResponse(row.yaml_contenido)
 
 
 @router.post("/{name}/analyze", response_model=Analysis,

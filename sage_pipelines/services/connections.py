@@ -17,6 +17,7 @@ from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import ConnectionSettings
 from sage_pipelines.destinations.drivers import probe
 from sage_pipelines.errors import ConfigError, ConflictError
+from sage_pipelines.materialization.names import check_label
 from sage_pipelines.services.audit import audit, remove_audited
 from sage_pipelines.services.secrets import DATABASE_TYPES, get_secret
 from sage_pipelines.settings import SageHome
@@ -44,6 +45,7 @@ def audit_fields(conn: DatabaseConnection) -> dict[str, object]:
 def add_connection(session: Session, name: str, secret: str, database: str | None = None,
                    schema: str | None = None, *, replace: bool = False) -> DatabaseConnection:
     """Register connection `name` over a database secret. `replace` updates it in place."""
+    check_label(name, "connection")
     row = get_secret(session, secret)
     if row.tipo not in DATABASE_TYPES:
         raise ConfigError(f"connection {name!r}: secret {secret!r} is of type {row.tipo!r}; "

@@ -30,7 +30,7 @@ from sage_pipelines.store.models import DbSecret, Materialization, Materializati
 SERVER_TYPES = (LOCAL_SERVER, "remote", "container")
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 # A server's name is also its Celery queue and worker node prefix: keep it simple.
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,99}$")
+SERVER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,99}")
 
 
 def secret_name(server: str) -> str:
@@ -112,7 +112,7 @@ def add_server(session: Session, name: str, type: str = "remote", endpoint: str 
                capacity: int = 1, priority: int = 0, password: str | None = None, *,
                home: SageHome | None = None, replace: bool = False) -> MaterializationServer:
     """Register a server. A password in `endpoint` or in `password` is stored encrypted."""
-    if not _NAME.match(name or ""):
+    if not isinstance(name, str) or not SERVER_NAME.fullmatch(name):
         raise ConfigError(f"server name {name!r}: use letters, digits, '_' or '-' (it names the Celery queue)",
                           field="name")
     if type not in SERVER_TYPES:
