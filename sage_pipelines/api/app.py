@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from sage_pipelines.api.errors import install_error_handlers
 from sage_pipelines.api.routes import api_router
-from sage_pipelines.servers.instance import ensure_dagster_home
+from sage_pipelines.servers.instance import ensure_instance
 from sage_pipelines.services.audit import Actor, acting_as
 from sage_pipelines.services.auth import ANONYMOUS
 from sage_pipelines.services.home import ready_home
@@ -72,7 +72,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(home: SageHome | None = None) -> FastAPI:
     """The console and API of installation `home` (default: $SAGE_HOME, which must be initialised)."""
     home = ready_home(home)
-    ensure_dagster_home(home)  # the runs endpoint submits to this installation's Dagster instance
+    ensure_instance(home)  # the runs endpoint submits to this installation's Dagster instance
     app = FastAPI(title="SAGE Materialize", version="1",
                   description="Secrets, connections, lakes, servers, casillas, materializations, uploads, "
                               "runs, history and audit of one SAGE installation. Every call needs a bearer "
