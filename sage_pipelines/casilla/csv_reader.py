@@ -115,7 +115,7 @@ class _CsvFile:
             if len(text.encode("utf-8", "surrogatepass")) > BLOCK_SIZE:
                 return DataError(self.member.display, line, None, text[:60] + "...",
                                  f"a record longer than {BLOCK_SIZE >> 20} MiB, the longest the reader takes")
-        return DataError(self.member.display, None, None, "",
+        return DataError(self.member.display, None, None, None,
                          f"a record longer than {BLOCK_SIZE >> 20} MiB, the longest the reader takes")
 
     def quote_error(self, names: list[str] | None) -> DataError | None:
@@ -160,7 +160,7 @@ def _file_columns(f: _CsvFile) -> list[str]:
         return list(f.fields)
     names = f.header_names()
     if names is None:
-        raise DataError(f.member.display, 1, None, "", "the file is empty but the catalog declares a header row")
+        raise DataError(f.member.display, 1, None, None, "the file is empty but the catalog declares a header row")
     try:
         return map_header(f.member.display, f.member.catalog, names, 1)
     except DataError as exc:
@@ -179,7 +179,7 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
     f = _CsvFile(member)
     if member.size <= f.encoding.skip:
         if f.header:
-            raise DataError(member.display, 1, None, "", "the file is empty but the catalog declares a header row")
+            raise DataError(member.display, 1, None, None, "the file is empty but the catalog declares a header row")
         return  # an empty headerless file holds no rows
     mismatch = f.mismatched_utf8()
     if mismatch is not None:
@@ -261,8 +261,8 @@ def _parse_error(f: _CsvFile, names: list[str], width_errors: list, exc: Excepti
         return DataError(f.member.display, line, None, text[:200], f"expected {expected} columns, found {len(row)}")
     if width_errors:
         want, got = width_errors[0]
-        return DataError(f.member.display, None, None, "", f"expected {want} columns, found {got}")
-    return DataError(f.member.display, None, None, "", f"not readable as CSV ({exc})")
+        return DataError(f.member.display, None, None, None, f"expected {want} columns, found {got}")
+    return DataError(f.member.display, None, None, None, f"not readable as CSV ({exc})")
 
 
 def _has_undecodable(value: str) -> bool:

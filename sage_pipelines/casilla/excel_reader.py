@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from sage_pipelines.casilla.convert import BadValue, convert_batch
 from sage_pipelines.casilla.header import map_header
-from sage_pipelines.errors import DataError
+from sage_pipelines.errors import DataError, SageError
 from sage_pipelines.types import Column, Kind, arrow_schema
 
 if TYPE_CHECKING:
@@ -61,15 +61,12 @@ def read_excel(member: "UploadMember", columns: tuple[Column, ...], batch_rows: 
 
 def _open_sheet(member: "UploadMember", spool: BinaryIO) -> tuple[Any, Any]:
     """The workbook (close it) and the catalog's sheet: by name, by 0-based index, else the first."""
-    import zipfile
-
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = openpyxl.load_workbook(spool, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise DataError(member.display, None, None, "", f"not a readable Excel workbook ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a damaged workbook
+        raise _unreadable(member, exc) from None
     sheet = member.catalog.file_format.sheet
     try:
         if sheet is None:
@@ -96,7 +93,7 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
             # Read-only mode trusts the sheet's stored dimensions, which some writers get wrong
             # (rows past them would be dropped silently); read every row that is there instead.
             sheet.reset_dimensions()
-            rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+            rows = enumerate(_sheet_rows(member, sheet), start=1)
             positions = _positions(member, fields, rows)
             wanted = [(c.name, positions[c.name], kinds[c.name]) for c in columns]
             width = len(fields)
@@ -122,6 +119,26 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
             book.close()
 
 
+def _unreadable(member: "UploadMember", exc: BaseException) -> DataError:
+    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return DataError(member.display, None, None, None, f"not a readable Excel workbook ({reason})")
+
+
+def _sheet_rows(member: "UploadMember", sheet: Any) -> Iterator[tuple]:
+    """The sheet's rows as values; a damaged sheet (bad XML, a broken package) is a DataError."""
+    rows = sheet.iter_rows(values_only=True)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except SageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - openpyxl and its XML parser raise many kinds
+            raise _unreadable(member, exc) from None
+        yield row
+
+
 def _positions(member: "UploadMember", fields: list[str], rows: Iterator[tuple[int, tuple]]) -> dict[str, int]:
     """Column index of each field: by order when headerless, else by the header row's names."""
     if not member.catalog.file_format.header:
@@ -133,7 +150,7 @@ def _positions(member: "UploadMember", fields: list[str], rows: Iterator[tuple[i
         while header and header[-1] is None:
             header.pop()
         return {name: i for i, name in enumerate(map_header(member.display, member.catalog, header, line))}
-    raise DataError(member.display, 1, None, "", "the sheet is empty but the catalog declares a header row")
+    raise DataError(member.display, 1, None, None, "the sheet is empty but the catalog declares a header row")
 
 
 def _convert(member: "UploadMember", buffer: dict[str, list], lines: list[int], columns: tuple[Column, ...],
