@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-import yaml
-
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.safe_yaml import YamlProblem, load_yaml
 from sage_pipelines.spec.model import (AUTO_SERVER, DEFAULT_LAKE_FORMAT, LAKE_FORMATS, STRATEGY_WORDS,
                                        DestinationSpec, MaterializationSpec, TableConfig, TableTarget)
 from sage_pipelines.spec.names import check_name
@@ -79,11 +78,10 @@ def _kind(value: Any) -> str:
 def load_spec(yaml_text: str, source: str = "<materialization>") -> MaterializationSpec:
     """Parse and normalize a materialization YAML (no store access)."""
     try:
-        doc = yaml.safe_load(yaml_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}, line {mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        doc = load_yaml(yaml_text)
+    except YamlProblem as exc:
+        where = f"{source}, line {exc.line}" if exc.line is not None else source
+        raise ConfigError(f"{where}: {exc.message}") from None
     r = _Reader(source)
     top = r.mapping(doc, "(document)", TOP_KEYS)
     if "materialization" not in top:
