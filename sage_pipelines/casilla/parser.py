@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from sage_pipelines.casilla.model import Catalog, Field, FileFormat, Package, Rule, SageYaml
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.name_rules import RESERVED_PREFIX, name_problem
 from sage_pipelines.safe_yaml import YamlProblem, load_yaml
 from sage_pipelines.types import SAGE_TYPES
 
@@ -108,6 +109,12 @@ def _field(ctx: _Ctx, value: Any, where: str) -> Field:
     name = ctx.text(raw["name"], f"{where}.name", numbers_ok=True).strip()
     if not name:
         raise ctx.fail(f"{where}.name", "a field needs a non-empty name")
+    problem = name_problem(name)
+    if problem:
+        raise ctx.fail(f"{where}.name", f"{problem}: {name!r}")
+    if name.casefold().startswith(RESERVED_PREFIX):
+        raise ctx.fail(f"{where}.name", f"names starting with {RESERVED_PREFIX!r} are reserved for the columns "
+                                        f"SAGE adds to every table: {name!r}")
     type_word = ctx.text(raw["type"], f"{where}.type").strip().lower()
     if type_word not in SAGE_TYPES:
         raise ctx.fail(f"{where}.type", f"unknown type {raw['type']!r} (expected one of "
@@ -208,6 +215,9 @@ def _keyed(ctx: _Ctx, value: Any, where: str, build: Callable[[str, Any], Any]) 
     for key, item in value.items():
         if not isinstance(key, str) or not key.strip():
             raise ctx.fail(where, f"keys must be non-empty text, got {key!r}")
+        problem = name_problem(key)
+        if problem:
+            raise ctx.fail(where, f"{problem}: {key!r}")
         out[key] = build(key, item)
     return out
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.name_rules import name_problem
 from sage_pipelines.safe_yaml import YamlProblem, load_yaml
 from sage_pipelines.spec.model import (AUTO_SERVER, DEFAULT_LAKE_FORMAT, LAKE_FORMATS, STRATEGY_WORDS,
                                        DestinationSpec, MaterializationSpec, TableConfig, TableTarget)
@@ -179,7 +180,7 @@ def _table(r: _Reader, catalog: str, raw: Any, p: str, aliases: tuple[str, ...])
                          f"unknown destination {alias!r} (declared: {', '.join(aliases)})")
     return TableConfig(
         catalog=catalog,
-        target=opt("table", _target, TableTarget(catalog)),
+        target=opt("table", _target, None) or _default_target(r, catalog, p),
         strategy=strategy,
         destinations=destinations,
         primary_key=primary_key,
@@ -195,7 +196,19 @@ def _target(r: _Reader, value: Any, path: str) -> TableTarget:
     parts = text.split(".")
     if len(parts) > 2 or not all(_TABLE_PART_RE.fullmatch(x) for x in parts):
         raise r.fail(path, f"bad table {text!r} (expected `name` or `schema.name`, without / or \\)")
+    for part in parts:
+        problem = name_problem(part)
+        if problem:
+            raise r.fail(path, f"bad table {text!r}: {problem}")
     return TableTarget.parse(text)
+
+
+def _default_target(r: _Reader, catalog: str, path: str) -> TableTarget:
+    """Without `table:` the catalog key names the table, so it must be a valid table name."""
+    if not _TABLE_PART_RE.fullmatch(catalog) or name_problem(catalog):
+        raise r.fail(f"{path}.table", f"catalog key {catalog!r} cannot name a table as it is (a table name has "
+                                      "no . / \\ and no surrounding spaces): give `table:`")
+    return TableTarget(catalog)
 
 
 def _schema_change(r: _Reader, value: Any, path: str) -> SchemaChange:
