@@ -198,21 +198,27 @@ _CONVERTERS = {
 }
 
 
-def convert_column(raw: pa.Array, column: Column) -> pa.Array:
-    """Convert one text column (NULL = empty cell) to `column`'s Arrow type, or raise BadValue."""
+def convert_column(raw: pa.Array, column: Column, required: bool = False) -> pa.Array:
+    """Convert one text column (NULL = empty cell) to `column`'s Arrow type, or raise BadValue.
+
+    `required`: the SAGE field is marked `required: true`, so an empty value is bad input even
+    where the column itself may hold NULL.
+    """
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks()
     if raw.type != pa.string():
         raw = raw.cast(pa.string())
     out = _CONVERTERS[column.type.kind](raw, column.type, column.name)
-    if not column.nullable and out.null_count:
+    if (required or not column.nullable) and out.null_count:
         bad = _first(pc.is_null(out))
         raise BadValue(bad, column.name, raw[bad].as_py(), "empty value in a column that requires one")
     return out
 
 
-def convert_batch(raw: pa.RecordBatch, columns: tuple[Column, ...], schema: pa.Schema | None = None) -> pa.RecordBatch:
-    """Convert a batch of text columns named like `columns` into a typed batch of `schema`."""
+def convert_batch(raw: pa.RecordBatch, columns: tuple[Column, ...], schema: pa.Schema | None = None,
+                  required: frozenset[str] = frozenset()) -> pa.RecordBatch:
+    """Convert a batch of text columns named like `columns` into a typed batch of `schema`
+    (`required`: names of fields that must not be empty)."""
     schema = schema or arrow_schema(columns)
-    arrays = [convert_column(raw.column(c.name), c) for c in columns]
+    arrays = [convert_column(raw.column(c.name), c, c.name in required) for c in columns]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

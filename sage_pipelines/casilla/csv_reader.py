@@ -46,6 +46,7 @@ class _CsvFile:
         self.delimiter = fmt.delimiter or ","
         self.header = fmt.header
         self.fields = [f.name for f in member.catalog.fields]
+        self.required = frozenset(f.name for f in member.catalog.fields if f.required)
         self.encoding: TextEncoding = detect_encoding(member.open, fmt.encoding)
 
     def open_binary(self) -> io.BufferedIOBase:
@@ -219,7 +220,7 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
                 for start in range(0, block.num_rows, batch_rows):
                     raw = block.slice(start, batch_rows)
                     try:
-                        yield convert_batch(raw, columns, schema)
+                        yield convert_batch(raw, columns, schema, f.required)
                     except BadValue as bad:
                         raise _bad_value(f, names, done + bad.row, bad) from None
                     done += raw.num_rows

@@ -158,6 +158,6 @@ def _convert(member: "UploadMember", buffer: dict[str, list], lines: list[int], 
     raw = pa.RecordBatch.from_arrays([pa.array(buffer[c.name], pa.string()) for c in columns],
                                      names=[c.name for c in columns])
     try:
-        return convert_batch(raw, columns, schema)
+        return convert_batch(raw, columns, schema, frozenset(f.name for f in member.catalog.fields if f.required))
     except BadValue as bad:
         raise DataError(member.display, lines[bad.row], bad.column, bad.value, bad.reason) from None
