@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from sage_pipelines.casilla.readers import UploadMember
 
 # Bytes pyarrow parses at a time; bounds memory together with batch_rows. A record (one row,
-# all its fields) must fit in one block, so this is also the longest record the reader takes.
+# all its fields) of up to this size is always read; a longer one only when it spans no more
+# than two blocks, else it is refused naming its line.
 BLOCK_SIZE = 16 << 20
 
 
@@ -115,9 +116,9 @@ class _CsvFile:
             text = self.delimiter.join(row)
             if len(text.encode("utf-8", "surrogatepass")) > BLOCK_SIZE:
                 return DataError(self.member.display, line, None, text[:60] + "...",
-                                 f"a record longer than {BLOCK_SIZE >> 20} MiB, the longest the reader takes")
+                                 f"a record longer than {BLOCK_SIZE >> 20} MiB (the longest the reader is sure to take)")
         return DataError(self.member.display, None, None, None,
-                         f"a record longer than {BLOCK_SIZE >> 20} MiB, the longest the reader takes")
+                         f"a record longer than {BLOCK_SIZE >> 20} MiB (the longest the reader is sure to take)")
 
     def quote_error(self, names: list[str] | None) -> DataError | None:
         problem = find_quote_error(self.open_text, self.delimiter)
