@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from sage_pipelines.casilla.convert import BadValue, convert_batch
-from sage_pipelines.casilla.encoding import TextEncoding, detect_encoding, utf8_text
+from sage_pipelines.casilla.encoding import WIDE_BOMS, TextEncoding, detect_encoding, utf8_text
 from sage_pipelines.casilla.header import map_header
 from sage_pipelines.casilla.quoting import QuoteWatch, delimiter_byte, find_quote_error
 from sage_pipelines.errors import DataError
@@ -84,17 +84,34 @@ class _CsvFile:
                     return line + value_line_offset(row, i), self.column_name(i, names), value
         return None
 
-    def invalid_utf8(self, names: list[str] | None) -> DataError | None:
-        """The first value holding bytes that are not UTF-8 (in a file read as UTF-8)."""
-        if not self.encoding.is_utf8:
-            return None
-        found = self.first_value(_has_undecodable, names, errors="surrogateescape")
+    def undecodable(self, names: list[str] | None, reason: str = "") -> DataError | None:
+        """The first value holding bytes that are not text in the file's encoding (None when
+        every byte decodes: the problem is elsewhere)."""
+        codec = self.encoding.codec.upper() if self.encoding.codec.startswith("utf") else self.encoding.codec
+        try:  # undecodable bytes become lone surrogates, shown back as \xNN
+            found = self.first_value(_has_undecodable, names, errors="surrogateescape")
+        except UnicodeError:  # codecs such as UTF-16 cannot escape: fall back to U+FFFD
+            found = self.first_value(lambda v: "\ufffd" in v, names)
+        hint = ("save the file as UTF-8, or declare its encoding, e.g. latin-1" if self.encoding.is_utf8
+                else "check the declared encoding")
         if found is None:
-            return None
+            return DataError(self.member.display, None, None, None, f"not {codec} text ({reason}): {hint}") \
+                if reason else None
         line, column, value = found
         shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        return DataError(self.member.display, line, column, shown,
-                         "not UTF-8 text (save the file as UTF-8, or declare its encoding, e.g. latin-1)")
+        return DataError(self.member.display, line, column, shown, f"not {codec} text ({hint})")
+
+    def wide_without_bom(self) -> DataError | None:
+        """A file declared `utf-16` / `utf-32` (byte order unknown) must start with its mark."""
+        if self.encoding.codec not in ("utf-16", "utf-32"):
+            return None
+        with self.member.open() as stream:
+            head = stream.read(4)
+        if any(head.startswith(mark) for mark in WIDE_BOMS):
+            return None
+        return DataError(self.member.display, 1, None, None,
+                         f"declared {self.encoding.codec} but the file has no byte-order mark: "
+                         f"declare {self.encoding.codec}-le or {self.encoding.codec}-be")
 
     def mismatched_utf8(self) -> DataError | None:
         """A file declared in a single-byte encoding whose bytes are UTF-8 with accents: read as
@@ -167,7 +184,7 @@ def _file_columns(f: _CsvFile) -> list[str]:
         return map_header(f.member.display, f.member.catalog, names, 1)
     except DataError as exc:
         # A header that does not match may only be the symptom of broken quoting or bytes.
-        raise f.quote_error(None) or f.invalid_utf8(None) or exc from None
+        raise f.quote_error(None) or f.undecodable(None) or exc from None
 
 
 def read_csv(member: "UploadMember", columns: tuple[Column, ...], batch_rows: int) -> pa.RecordBatchReader:
@@ -183,25 +200,18 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
         if f.header:
             raise DataError(member.display, 1, None, None, "the file is empty but the catalog declares a header row")
         return  # an empty headerless file holds no rows
-    mismatch = f.mismatched_utf8()
-    if mismatch is not None:
-        raise mismatch
+    problem = f.mismatched_utf8() or f.wide_without_bom()
+    if problem is not None:
+        raise problem
     names = _file_columns(f)
     # With a header, pyarrow reads it too, and each column is requested as text under the
     # name just parsed; without one, columns get positional names.
     raw_names = f.header_names() if f.header else None
     keys = raw_names or [f"c{i}" for i in range(len(names))]
-    width_errors: list[tuple[int, int]] = []
-
-    def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        width_errors.append((row.expected_columns, row.actual_columns))
-        return "error"
-
     read_options = pacsv.ReadOptions(column_names=None if f.header else keys, block_size=BLOCK_SIZE,
                                      encoding=f.encoding.arrow_name, use_threads=False)
     parse_options = pacsv.ParseOptions(delimiter=f.delimiter, quote_char='"', double_quote=True,
-                                       escape_char=False, newlines_in_values=True, ignore_empty_lines=True,
-                                       invalid_row_handler=on_invalid_row)
+                                       escape_char=False, newlines_in_values=True, ignore_empty_lines=True)
     convert_options = pacsv.ConvertOptions(column_types={k: pa.string() for k in keys}, null_values=[""],
                                            strings_can_be_null=True, quoted_strings_can_be_null=True)
     done = 0
@@ -228,7 +238,9 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
         except pa.ArrowInvalid as exc:
             if f.header and done == 0 and sum(1 for _ in f.records()) == 1:
                 return  # only a header without a final newline: pyarrow refuses it, it holds no rows
-            raise _parse_error(f, names, width_errors, exc) from None
+            raise _parse_error(f, names, exc) from None
+        except UnicodeError as exc:  # raised by the codec pyarrow transcodes with (not UTF-8)
+            raise f.undecodable(names, exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)) from None
     if watch.suspect(last_value):
         problem = f.quote_error(names)
         if problem is not None:
@@ -244,13 +256,13 @@ def _bad_value(f: _CsvFile, names: list[str], row: int, bad: BadValue) -> DataEr
     return DataError(f.member.display, line, bad.column, bad.value, bad.reason)
 
 
-def _parse_error(f: _CsvFile, names: list[str], width_errors: list, exc: Exception) -> DataError:
+def _parse_error(f: _CsvFile, names: list[str], exc: Exception) -> DataError:
     """Why pyarrow could not parse the file, naming the line (slow path: re-scans the file)."""
     problem = f.quote_error(names)
     if problem is not None:
         return problem
     if "invalid UTF8" in str(exc):
-        problem = f.invalid_utf8(names)
+        problem = f.undecodable(names)
         if problem is not None:
             return problem
     if "straddl" in str(exc):
@@ -261,9 +273,6 @@ def _parse_error(f: _CsvFile, names: list[str], width_errors: list, exc: Excepti
         line, row = wrong
         text = f.delimiter.join(row)
         return DataError(f.member.display, line, None, text[:200], f"expected {expected} columns, found {len(row)}")
-    if width_errors:
-        want, got = width_errors[0]
-        return DataError(f.member.display, None, None, None, f"expected {want} columns, found {got}")
     return DataError(f.member.display, None, None, None, f"not readable as CSV ({exc})")
 
 

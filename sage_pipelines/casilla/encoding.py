@@ -20,8 +20,8 @@ from typing import BinaryIO, Callable
 
 BOM = codecs.BOM_UTF8
 # Longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
-_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-              (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+WIDE_BOMS = {codecs.BOM_UTF32_LE: "utf-32", codecs.BOM_UTF32_BE: "utf-32",
+             codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
 CHUNK = 1 << 20
 
 
@@ -74,7 +74,7 @@ def detect_encoding(open_stream: Callable[[], BinaryIO], declared: str | None = 
             return TextEncoding(codec, 0)
         if has_bom:
             return TextEncoding("utf-8", len(BOM))
-        for mark, codec in _WIDE_BOMS:
+        for mark, codec in WIDE_BOMS.items():
             if head.startswith(mark):
                 return TextEncoding(codec, 0)
         valid, _ = _utf8_scan(head, stream)

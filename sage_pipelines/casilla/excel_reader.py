@@ -4,7 +4,9 @@ openpyxl's read-only mode yields one row at a time, so memory stays bounded by a
 arrive typed (int, float, datetime, bool, str); each is rendered as the exact text it stands for
 (a float for a decimal through `repr`, so 0.1 stays 0.1; an integral float for an entero as the
 integer) and the batch then goes through the same vectorized conversion as CSV, so both formats
-obey one set of rules. The line in an error is the Excel row number.
+obey one set of rules. The line in an error is the Excel row number. Excel number cells are
+doubles: a number past 2^53 in an entero or decimal column may already be rounded and is
+refused (such values belong in text cells, which are read exactly).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def cell_text(value: Any, kind: Kind) -> str | None:
     if isinstance(value, dt.timedelta):
         return str(value)
     return str(value)
+
+
+def _beyond_exact_doubles(value: Any) -> bool:
+    """A number cell past 2^53: Excel (and openpyxl's writer) may have rounded it already."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 2 ** 53
 
 
 def _is_blank(row: tuple) -> bool:
@@ -107,7 +114,12 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
                     raise DataError(member.display, line, None, row, f"expected {width} columns, found "
                                     f"{width + len(extra)} non-empty cells")
                 for name, pos, kind in wanted:
-                    buffer[name].append(cell_text(row[pos], kind) if pos < len(row) else None)
+                    value = row[pos] if pos < len(row) else None
+                    if kind in (Kind.INTEGER, Kind.DECIMAL) and _beyond_exact_doubles(value):
+                        raise DataError(member.display, line, name, value,
+                                        "Excel number cells are doubles, exact only up to 2^53: "
+                                        "store a number this large as text")
+                    buffer[name].append(cell_text(value, kind))
                 lines.append(line)
                 if len(lines) >= batch_rows:
                     yield _convert(member, buffer, lines, columns, schema)
