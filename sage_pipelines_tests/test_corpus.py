@@ -287,3 +287,12 @@ def test_hostile_but_legitimate_names_round_trip_in_duckdb_postgres_and_mariadb(
     finally:
         d.close()
     assert set(NAME_TABLES) <= duck_tables
+
+
+def test_analyze_refuses_a_damaged_workbook_in_one_line() -> None:
+    from sage_pipelines.casilla.inference import infer_columns
+
+    path = CORPUS / "files" / "excel_not_a_workbook.xlsx"
+    with pytest.raises(ConfigError) as info:
+        infer_columns(path)
+    assert_one_line_naming(info.value, {"says": "not a readable Excel workbook"}, file=str(path))
