@@ -23,16 +23,16 @@ import pymysql
 import yaml
 
 from sage_pipelines.casilla.readers import read_member
-from sage_pipelines.destinations.factory import open_destination
+from sage_pipelines.materialization.plan import load_plans
 from sage_pipelines.orchestration.assets import find_member
+from sage_pipelines.services.casillas import register_casilla
+from sage_pipelines.services.connections import add_connection
+from sage_pipelines.services.destinations import open_destination
+from sage_pipelines.services.materializations import apply_materialization
+from sage_pipelines.services.secrets import add_secret
+from sage_pipelines.services.uploads import add_upload
 from sage_pipelines.settings import SageHome
-from sage_pipelines.spec.persist import apply_materialization
-from sage_pipelines.spec.plan import load_plans
-from sage_pipelines.store.casillas import register_casilla
-from sage_pipelines.store.connections import add_connection
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.secrets import add_secret
-from sage_pipelines.store.uploads import add_upload
 from sage_pipelines.store.models import Upload
 from sage_pipelines_tests.conftest import MYSQL_HOST, PG_URL
 

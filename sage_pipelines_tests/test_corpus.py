@@ -7,17 +7,22 @@ Inputs and outcomes are in corpus/manifest.yaml; they run through the functions 
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import os
 import re
 import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pymysql
 import pytest
 
+from sage_pipelines.casilla.inference import infer_columns
 from sage_pipelines.errors import ConfigError, DataError, SageError
+from sage_pipelines.services.home import init_home
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import Casilla, Materialization
@@ -29,8 +34,6 @@ from sage_pipelines_tests.corpus_support import (CORPUS, HOME_CASILLAS, CorpusHo
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> CorpusHome:
     """One SAGE_HOME for the whole corpus, its PostgreSQL schema and MariaDB database dropped after."""
-    from sage_pipelines.cli.setup import init_home
-
     root = tmp_path_factory.mktemp("corpus") / "sage_home"
     schema, database = unique_name("corpus"), unique_name("corpus")
     with psycopg.connect(PG_URL, autocommit=True) as conn:
@@ -224,8 +227,6 @@ NAME_ROWS = [
 
 
 def write_names_upload(folder: Path) -> None:
-    import csv
-
     folder.mkdir()
     for filename in NAME_TABLES.values():
         with open(folder / filename, "w", encoding="utf-8", newline="") as f:
@@ -239,8 +240,6 @@ def write_names_upload(folder: Path) -> None:
 def test_hostile_but_legitimate_names_round_trip_in_duckdb_postgres_and_mariadb(corpus: CorpusHome,
                                                                              tmp_path: Path) -> None:
     # A sentinel table beside the hostile ones in each database must survive untouched.
-    import duckdb
-
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'CREATE TABLE "{corpus.pg_schema}".sentinel (x int)')
         conn.execute(f'INSERT INTO "{corpus.pg_schema}".sentinel VALUES (1)')
@@ -258,8 +257,6 @@ def test_hostile_but_legitimate_names_round_trip_in_duckdb_postgres_and_mariadb(
     write_names_upload(folder)
     corpus.materialize("hostile_names", corpus.add_upload("hostile_names", folder),
                        aliases=("warehouse", "pg", "maria"))
-
-    import datetime as dt
 
     expected = [tuple(dt.date.fromisoformat(v) if i == 5 else v for i, v in enumerate(r)) for r in NAME_ROWS]
     for table in NAME_TABLES:
@@ -290,8 +287,6 @@ def test_hostile_but_legitimate_names_round_trip_in_duckdb_postgres_and_mariadb(
 
 
 def test_analyze_refuses_a_damaged_workbook_in_one_line() -> None:
-    from sage_pipelines.casilla.inference import infer_columns
-
     path = CORPUS / "files" / "excel_not_a_workbook.xlsx"
     with pytest.raises(ConfigError) as info:
         infer_columns(path)

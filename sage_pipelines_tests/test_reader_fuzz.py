@@ -21,7 +21,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+import openpyxl
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,8 +62,6 @@ def catalog(fields: list[tuple[str, str]], file_type: str = "CSV", delimiter: st
         fmt["delimiter"] = delimiter
     if encoding:
         fmt["encoding"] = encoding
-    import yaml
-
     return parse_sage_yaml(yaml.safe_dump({
         "sage_yaml": {"name": "fuzz"},
         "catalogs": {"data": {"name": "data", "filename": "data.csv" if file_type == "CSV" else "data.xlsx",
@@ -102,8 +102,6 @@ def test_random_csv_input_raises_only_data_or_config_errors(sage_type: str, fact
 
 
 def good_workbook() -> bytes:
-    import openpyxl
-
     book = openpyxl.Workbook()
     book.active.title = "Datos"
     for row in (["a", "b"], [1, "x"], [2.5, None], [dt.datetime(2024, 1, 2), True]):
@@ -270,8 +268,6 @@ def excel_cell(draw, sage_type: str) -> tuple[Any, Any]:
 
 @pytest.mark.parametrize("factor", BUDGETS)
 def test_xlsx_values_of_every_type_read_back_equal(factor: int, figures) -> None:
-    import openpyxl
-
     sage = catalog(ALL_FIELDS, file_type="EXCEL")
     row_strategy = st.tuples(*[st.one_of(st.just((None, None)), excel_cell(t)) for _, t in ALL_FIELDS]).map(list)
 
@@ -291,8 +287,6 @@ def test_xlsx_values_of_every_type_read_back_equal(factor: int, figures) -> None
 
 
 def test_an_excel_number_past_2_to_the_53_is_refused_not_rounded(tmp_path: Path) -> None:
-    import openpyxl
-
     book = openpyxl.Workbook()
     book.active.append(["id"])
     book.active.append([2 ** 60])

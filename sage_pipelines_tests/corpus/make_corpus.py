@@ -14,6 +14,8 @@ import struct
 import zipfile
 from pathlib import Path
 
+import openpyxl
+
 FILES = Path(__file__).resolve().parent / "files"
 HEADER = "id,nombre,monto,fecha,activo"
 GOOD_ROWS = ["1,Ana,10.50,2024-01-15,true", "2,Bruno,0,2024-02-29,false", "3,,,,"]
@@ -47,8 +49,6 @@ def patch_headers(data: bytes, local_offset: int, central_offset: int, fmt: str,
 
 
 def workbook(sheet: str, rows: list[list[object]]) -> bytes:
-    import openpyxl
-
     book = openpyxl.Workbook()
     ws = book.active
     ws.title = sheet
