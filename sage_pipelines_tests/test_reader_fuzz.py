@@ -35,7 +35,7 @@ from sage_pipelines.types import Column, ColumnType, Kind
 
 SAGE_TYPES = ("texto", "decimal", "entero", "fecha", "booleano")
 BUDGETS = [pytest.param(1, id="bounded"),
-           pytest.param(40, id="long", marks=[pytest.mark.fuzz_long, pytest.mark.timeout(7200)])]
+           pytest.param(20, id="long", marks=[pytest.mark.fuzz_long, pytest.mark.timeout(7200)])]
 
 
 def fuzz(factor: int, examples: int, test: Callable[..., None], *strategies: st.SearchStrategy,
@@ -97,7 +97,7 @@ def test_random_csv_input_raises_only_data_or_config_errors(sage_type: str, fact
         except (DataError, ConfigError) as exc:
             assert "\n" not in str(exc)
 
-    fuzz(factor, 60, check, st.one_of(st.none(), st.binary(max_size=300)), CSVISH, ENCODINGS,
+    fuzz(factor, 150, check, st.one_of(st.none(), st.binary(max_size=300)), CSVISH, ENCODINGS,
          st.sampled_from([",", ";", "|", "\t"]), st.booleans(), st.booleans(), figures=figures)
 
 
@@ -125,7 +125,7 @@ def test_damaged_workbooks_raise_only_data_or_config_errors(factor: int, figures
         except (DataError, ConfigError) as exc:
             assert "\n" not in str(exc)
 
-    fuzz(factor, 40, check, st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=8),
+    fuzz(factor, 100, check, st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=8),
          st.one_of(st.none(), st.integers(0, len(original))), figures=figures)
 
 
@@ -202,13 +202,15 @@ def test_csv_values_of_every_type_read_back_equal(factor: int, figures) -> None:
     def check(rows: list[list[tuple[str, Any]]], delimiter: str, quoting: int, newline: str, encoding: str) -> None:
         sage = catalog(ALL_FIELDS, delimiter=delimiter, encoding=None if encoding == "utf-8-sig" else encoding)
         out = io.StringIO(newline="")
+        if newline == "\n" and any("\r" in text for row in rows for text, _ in row):
+            newline = "\r\n"  # csv's writer quotes a value holding CR only when CR ends its lines
         writer = csv.writer(out, delimiter=delimiter, quoting=quoting, lineterminator=newline)
         writer.writerow([n for n, _ in ALL_FIELDS])
         writer.writerows([[text for text, _ in row] for row in rows])
         got = read(sage, out.getvalue().encode(encoding))
         assert got == [{n: value for (n, _), (_, value) in zip(ALL_FIELDS, row)} for row in rows]
 
-    fuzz(factor, 120, check, table_rows(), st.sampled_from([",", ";", "|", "\t"]),
+    fuzz(factor, 250, check, table_rows(), st.sampled_from([",", ";", "|", "\t"]),
          st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]), st.sampled_from(["\n", "\r\n"]),
          st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]), figures=figures)
 
@@ -235,7 +237,7 @@ def test_decimals_up_to_the_declared_precision_read_back_equal_and_one_digit_mor
             read(sage, f"id,d\n0,{extra}\n".encode(), columns=columns)
         assert info.value.line == 2 and info.value.column == "d"
 
-    fuzz(factor, 40, check, case(), st.sampled_from(["whole", "fraction"]), figures=figures)
+    fuzz(factor, 100, check, case(), st.sampled_from(["whole", "fraction"]), figures=figures)
 
 
 @st.composite
@@ -277,13 +279,16 @@ def test_xlsx_values_of_every_type_read_back_equal(factor: int, figures) -> None
         sheet.append([n for n, _ in ALL_FIELDS])
         for row in rows:
             sheet.append([cell for cell, _ in row])
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text, as Excel stores it (openpyxl would write a formula)
         out = io.BytesIO()
         book.save(out)
         got = read(sage, out.getvalue(), suffix=".xlsx")
         written = [row for row in rows if any(cell not in (None, "") for cell, _ in row)]  # blank rows skipped
         assert got == [{n: value for (n, _), (_, value) in zip(ALL_FIELDS, row)} for row in written]
 
-    fuzz(factor, 25, check, st.lists(row_strategy, max_size=6), figures=figures)
+    fuzz(factor, 60, check, st.lists(row_strategy, max_size=6), figures=figures)
 
 
 def test_an_excel_number_past_2_to_the_53_is_refused_not_rounded(tmp_path: Path) -> None:
