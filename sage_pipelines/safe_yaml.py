@@ -34,16 +34,22 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    # Keys written in this mapping must be unique; keys merged in with `<<: *anchor` may be
+    # overridden by them (that is what merging is for).
+    written = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
     loader.flatten_mapping(node)
     result: dict[Any, Any] = {}
+    seen: set[Any] = set()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         try:
-            duplicate = key in result
-        except TypeError:  # an unhashable key (a list or mapping used as a key)
+            hash(key)
+        except TypeError:  # a list or mapping used as a key
             raise YamlProblem(key_node.start_mark.line + 1, "a mapping key must be a plain value") from None
-        if duplicate:
-            raise YamlProblem(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+        if id(key_node) in written:
+            if key in seen:
+                raise YamlProblem(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+            seen.add(key)
         result[key] = loader.construct_object(value_node, deep=deep)
     return result
 
