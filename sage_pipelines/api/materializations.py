@@ -69,6 +69,8 @@ def _document(content_type: str, data: bytes) -> str | dict[str, Any]:
             return json.loads(decode_text(data, SOURCE))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{SOURCE}, line {exc.lineno}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{SOURCE}: nested too deeply to be a materialization") from None
     if kind in YAML_TYPES:
         return decode_text(data, SOURCE)
     raise ConfigError(f"{SOURCE}: send the materialization as application/json or application/yaml, "
