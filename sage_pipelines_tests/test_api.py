@@ -294,6 +294,10 @@ def test_a_materialization_body_must_be_json_or_yaml(client, admin):
     broken = error_of(client.post(f"{API}/materializations", headers={**admin, "Content-Type": "application/json"},
                                   content=b'{"materialization": '), 400)
     assert broken["message"].startswith("body, line 1: not valid JSON")
+    deep = b'{"materialization": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for kind in ("application/json", "application/yaml"):
+        error = error_of(client.post(f"{API}/materializations", headers={**admin, "Content-Type": kind}, content=deep), 400)
+        assert error["message"].startswith("body")
 
 
 # ------------------------------------------------------------------ runs, history, audit
