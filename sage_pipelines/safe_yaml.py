@@ -90,7 +90,11 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def load_yaml(text: str) -> Any:
     """The document in `text` (None when empty); raises YamlProblem."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # checks the whole text at once: a NUL or another unprintable character
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlProblem(line, f"not valid YAML: character U+{exc.character:04X} is not allowed") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -188,6 +188,8 @@ def test_a_bad_casilla_yaml_is_refused_as_the_cli_refuses_it_and_nothing_is_stor
     assert client.get(f"{API}/casillas", headers=admin).json() == []
     latin1 = error_of(register(client, admin, "año".encode("latin-1"), "rota"), 400)
     assert latin1["message"].startswith("ventas_semanales.yaml: not UTF-8 text")
+    nul = error_of(register(client, admin, b"sage_yaml:\n  name: x\x00\n", "rota"), 400)
+    assert nul["message"] == "ventas_semanales.yaml: line 2: not valid YAML: character U+0000 is not allowed"
 
 
 def test_analyze_proposes_what_sage_analyze_prints_for_the_same_sample(client, admin, tmp_path, capsys):
