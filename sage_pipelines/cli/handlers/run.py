@@ -14,7 +14,7 @@ from sage_pipelines.services.home import init_home
 from sage_pipelines.settings import SageHome
 
 
-def _cmd_materialize(args: argparse.Namespace) -> int:
+def materialize(args: argparse.Namespace) -> int:
     outcome = materialize_upload(args.casilla, args.upload, tables=args.table or None,
                                  destinations=args.destination or None)
     for asset in outcome.assets:
@@ -30,32 +30,15 @@ def _cmd_materialize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def demo(args: argparse.Namespace) -> int:
     run_demo()
     return 0
 
 
-def _cmd_dev(args: argparse.Namespace) -> int:
+def dev(args: argparse.Namespace) -> int:
     home = init_home(SageHome.from_env())
     ensure_dagster_home(home)
     cmd = [sys.executable, "-m", "dagster", "dev", "-m", "sage_pipelines.definitions",
            "--host", args.host, "--port", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (SAGE_HOME={home.root}, DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     return subprocess.call(cmd, env=os.environ.copy())
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("materialize", help="run a casilla's upload now through Dagster and wait")
-    p.add_argument("casilla")
-    p.add_argument("--upload", help="upload id (default: the newest)")
-    p.add_argument("--table", action="append", help="only this table (catalog key or table name); repeatable")
-    p.add_argument("--destination", action="append", help="only this destination alias; repeatable")
-    p.set_defaults(func=_cmd_materialize)
-
-    p = sub.add_parser("demo", help="the main job on embedded defaults; prints a summary")
-    p.set_defaults(func=_cmd_demo)
-
-    p = sub.add_parser("dev", help="the Dagster UI + daemon on this SAGE_HOME")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3000)
-    p.set_defaults(func=_cmd_dev)

@@ -69,15 +69,6 @@ def analyze_casilla(name: str, sample: Path | None = None, sample_rows: int = 10
     return "\n".join(comments) + "\n" + body
 
 
-def _cmd_analyze(args: argparse.Namespace) -> int:
+def analyze(args: argparse.Namespace) -> int:
     print(analyze_casilla(args.name, Path(args.sample) if args.sample else None, args.rows), end="")
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="propose table configs (inferred types, key candidates)")
-    p.add_argument("name", help="a registered casilla")
-    p.add_argument("--sample", metavar="FILE_OR_DIR", help="a file, folder or ZIP to sample "
-                                                             "(default: the newest upload)")
-    p.add_argument("--rows", type=int, default=10_000, help="rows sampled per file (default 10000)")
-    p.set_defaults(func=_cmd_analyze)
