@@ -80,3 +80,23 @@ def test_a_listing_whose_reader_closed_the_pipe_ends_quietly(sage_home, argv):
     err = proc.stderr.read().decode()
     assert proc.wait(60) == 0
     assert err == ""
+
+
+def column(listing: str, header: str, name: str) -> str:
+    """The cell under `header` in the row that starts with `name` of an aligned listing."""
+    lines = listing.splitlines()
+    start = lines[0].index(header)
+    row = next(line for line in lines[1:] if line.split()[0] == name)
+    return row[start:].split()[0]
+
+
+def test_listings_show_connection_and_server_states_in_english(sage_home, capsys):
+    assert main(["init"]) == 0
+    assert main(["connections", "add", "copy", "--secret", "warehouse"]) == 0
+    assert main(["servers", "add", "big1", "--endpoint", "redis://127.0.0.1:6379/9"]) == 0
+    capsys.readouterr()
+    assert main(["connections", "list"]) == 0
+    assert column(capsys.readouterr().out, "STATUS", "copy") == "untested"
+    assert main(["servers", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert column(listing, "STATE", "big1") == "unknown" and column(listing, "STATE", "local") == "online"

@@ -249,7 +249,7 @@ def test_reapplying_replaces_the_previous_version_keeping_table_ids(store):
     first = apply_materialization(store, spec(), "v1.yaml")
     ventas_id, clientes_id = first.tables[0].id, first.tables[1].id
     store.add(MaterializationHistory(materialization_id=first.id, tabla_id=clientes_id, casilla="ventas",
-                                     tabla="clientes", destino="warehouse", upload_id="u1", estado="exito",
+                                     tabla="clientes", destino="warehouse", upload_id="u1", estado="succeeded",
                                      estrategia="truncate_insert"))
     store.flush()
     second = apply_materialization(store, spec(lambda m: (m["tables"].pop("clientes"),

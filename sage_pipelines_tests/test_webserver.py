@@ -115,8 +115,8 @@ def test_under_sage_dev_a_new_upload_is_materialized_by_the_sensor_and_the_daemo
                 written = list(session.scalars(select(MaterializationHistory).where(
                     MaterializationHistory.upload_id == upload)))
         assert sorted((h.tabla, h.estado) for h in written) == [
-            ("dim_clientes", "exito"), ("dim_productos", "exito"), ("fact_ventas", "exito"),
-            (f"{CASILLA}.fact_ventas", "exito")]
+            ("dim_clientes", "succeeded"), ("dim_productos", "succeeded"), ("fact_ventas", "succeeded"),
+            (f"{CASILLA}.fact_ventas", "succeeded")]
         assert all(h.dagster_run_id for h in written)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -26,6 +26,7 @@ from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.lookup import get_named
 from sage_pipelines.store.models import DbSecret, Materialization, MaterializationHistory, MaterializationServer
+from sage_pipelines.store.states import ServerStatus
 
 SERVER_TYPES = (LOCAL_SERVER, "remote", "container")
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
@@ -84,7 +85,7 @@ def register_local_server(session: Session) -> MaterializationServer:
     row = session.scalar(select(MaterializationServer).where(MaterializationServer.nombre == LOCAL_SERVER))
     if row is None:
         row = MaterializationServer(nombre=LOCAL_SERVER, tipo=LOCAL_SERVER, capacidad=1, prioridad=0,
-                                    estado="online", metricas={})
+                                    estado=ServerStatus.ONLINE, metricas={})
         session.add(row)
         session.flush()
     return row
@@ -128,7 +129,7 @@ def add_server(session: Session, name: str, type: str = "remote", endpoint: str 
         secret = add_secret(session, secret_name(name), "broker", host=parts.hostname, port=parts.port,
                             user=parts.username, password=password, home=home, replace=True)
     if row is None:
-        row = MaterializationServer(nombre=name, metricas={}, estado="desconocido")
+        row = MaterializationServer(nombre=name, metricas={}, estado=ServerStatus.UNKNOWN)
         session.add(row)
     row.tipo, row.endpoint, row.capacidad, row.prioridad = type, clean, int(capacity), int(priority)
     row.secret_id = secret.id if secret is not None else None
