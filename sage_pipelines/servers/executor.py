@@ -162,14 +162,16 @@ class ServerExecutor(Executor):
         try:
             yield from core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
         except DagsterSubprocessError as exc:
-            reasons = [_error_line(info) for info in exc.subprocess_error_infos or []]
+            reasons = [error_line(info) for info in exc.subprocess_error_infos or []]
             raise ServerStepFailed("; ".join(reasons) or f"server {self.server}: a step failed on the worker") from None
         finally:
             app.close()
 
 
-def _error_line(info: Any) -> str:
-    """`server X: ...` out of a serialized `StepLost` / `ServerStepFailed` (no module prefix)."""
+def error_line(info: Any) -> str:
+    """The last line of a serialized error without its class's module path: `server X: ...` out
+    of a `StepLost`, `ventas.csv, line 5, ...` out of a `DataError` (a class outside a module,
+    like `KeyError: 'x'`, keeps its name)."""
     line = (info.message or "").strip().splitlines()[-1] if info.message else (info.cls_name or "error")
     head, sep, rest = line.partition(": ")
     return rest if sep and "." in head and " " not in head else line

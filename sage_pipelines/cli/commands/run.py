@@ -11,6 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--upload", help="upload id (default: the newest)")
     p.add_argument("--table", action="append", help="only this table (catalog key or table name); repeatable")
     p.add_argument("--destination", action="append", help="only this destination alias; repeatable")
+    p.add_argument("--verbose", action="store_true", help="print Dagster's full log (a failure's stack traces too)")
     p.set_defaults(handler="run:materialize")
 
     p = sub.add_parser("demo", help="the main job on embedded defaults; prints a summary")

@@ -15,16 +15,21 @@ from sage_pipelines.settings import SageHome
 
 
 def materialize(args: argparse.Namespace) -> int:
+    """What each table got on stdout; a failure ends in one line per failed step on stderr (Dagster's
+    full log, with stack traces, is in the UI, and on the console with --verbose)."""
     outcome = materialize_upload(args.casilla, args.upload, tables=args.table or None,
-                                 destinations=args.destination or None)
+                                 destinations=args.destination or None,
+                                 log_level="DEBUG" if args.verbose else "CRITICAL")
     for asset in outcome.assets:
         m = asset.metadata
         print(f"{'/'.join(asset.key)}: {m.get('dagster/table_name')} rows={m.get('dagster/row_count')} "
               f"inserted={m.get('inserted')} updated={m.get('updated')} deleted={m.get('deleted')} "
               f"seconds={m.get('seconds')} server={m.get('server')}")
     if not outcome.success:
-        for error in outcome.errors or ["see the Dagster UI"]:
-            print(f"sage: error: run {outcome.run_id} failed: {error}", file=sys.stderr)
+        print(f"run {outcome.run_id} failed for upload {outcome.upload_id} (full log: the Dagster UI, "
+              f"or --verbose)", flush=True)
+        for error in outcome.errors or [f"run {outcome.run_id} failed; see the Dagster UI"]:
+            print(f"sage: error: {error}", file=sys.stderr)
         return 1
     print(f"run {outcome.run_id} succeeded for upload {outcome.upload_id}")
     return 0
