@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from sage_pipelines.demo.data import write_week
 from sage_pipelines.settings import SageHome
+from sage_pipelines_tests.conftest import run_sage
 from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home  # noqa: F401
 
 BAD_CANTIDAD = "ventas.csv, line 5, column 'cantidad': not a whole number: 'tres'"
 
 
 def sage(home: SageHome, *argv: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SAGE_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
-    return subprocess.run([sys.executable, "-m", "sage_pipelines.cli", *argv], env=env, capture_output=True,
-                          text=True, timeout=300)
+    return run_sage(home.root, *argv, DAGSTER_HOME=str(home.dagster_home))
 
 
 def land_bad_week(home: SageHome, tmp_path: Path) -> str:
