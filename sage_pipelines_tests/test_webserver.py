@@ -1,14 +1,17 @@
-"""The Dagster UI's GraphQL API serves our code location: assets, groups, partitions."""
+"""The Dagster UI's GraphQL API serves our code location (assets, groups, partitions), and `sage dev`
+starts and stops the whole of it."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -63,8 +66,6 @@ def test_graphql_lists_the_casilla_assets_in_their_group(webserver):
 
 @pytest.mark.slow
 def test_sage_dev_serves_the_ui_on_this_sage_home(demo_home):
-    import signal
-
     port = free_port()
     env = {**os.environ, "SAGE_HOME": str(demo_home.root)}
     env.pop("DAGSTER_HOME", None)  # `sage dev` sets it to $SAGE_HOME/dagster itself
@@ -93,8 +94,6 @@ def test_sage_dev_serves_the_ui_on_this_sage_home(demo_home):
 def test_under_sage_dev_a_new_upload_is_materialized_by_the_sensor_and_the_daemon(demo_home, tmp_path):
     """The whole unattended path: an upload lands, the daemon's landing sensor requests a run,
     the queued run is launched in its own process and writes every table of the upload."""
-    import signal
-
     from sqlalchemy import select
 
     from sage_pipelines.store.db import session_scope
@@ -124,3 +123,59 @@ def test_under_sage_dev_a_new_upload_is_materialized_by_the_sensor_and_the_daemo
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def session_processes(sid: int) -> dict[int, str]:
+    """pid -> command line of every live (not zombie) process in session `sid`."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found[int(stat.parent.name)] = cmdline
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a new server could listen on `port` (as the webserver does, past TIME_WAIT connections)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stopping_sage_dev_by_its_pid_stops_the_webserver_daemon_and_code_server(demo_home, signum):
+    port = free_port()
+    env = {**os.environ, "SAGE_HOME": str(demo_home.root)}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "dev", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                graphql(port, "{ assetNodes { assetKey { path } } }")
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "sage dev did not serve the UI"
+                time.sleep(1)
+        running = " | ".join(session_processes(proc.pid).values())
+        for part in ("dagster_webserver", "dagster._daemon", "grpc"):  # the webserver, the daemon, a code server
+            assert part in running, running
+        os.kill(proc.pid, signum)  # sage dev alone, by its PID
+        proc.wait(120)
+        assert session_processes(proc.pid) == {}  # it returned only after all of them had ended
+        assert port_is_free(port)
+    finally:
+        for pid in session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 
+from sage_pipelines.cli.process_group import run_process_group
 from sage_pipelines.demo import run_demo
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines.servers.instance import ensure_dagster_home
@@ -41,9 +41,11 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def dev(args: argparse.Namespace) -> int:
+    """`dagster dev` on this SAGE_HOME, stopped as a whole by Ctrl-C or a SIGINT/SIGTERM to this process."""
     home = init_home(SageHome.from_env())
     ensure_dagster_home(home)
     cmd = [sys.executable, "-m", "dagster", "dev", "-m", "sage_pipelines.definitions",
            "--host", args.host, "--port", str(args.port)]
-    print(f"Dagster UI on http://{args.host}:{args.port} (SAGE_HOME={home.root}, DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    return subprocess.call(cmd, env=os.environ.copy())
+    print(f"Dagster UI on http://{args.host}:{args.port} (SAGE_HOME={home.root}, "
+          f"DAGSTER_HOME={os.environ['DAGSTER_HOME']}); stop it with Ctrl-C or `kill {os.getpid()}`", flush=True)
+    return run_process_group(cmd, os.environ.copy())
