@@ -3,6 +3,7 @@ starts and stops the whole of it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -64,67 +66,6 @@ def test_graphql_lists_the_casilla_assets_in_their_group(webserver):
         assert node["partitionDefinition"]["name"] == f"uploads_{CASILLA}"
 
 
-@pytest.mark.slow
-def test_sage_dev_serves_the_ui_on_this_sage_home(demo_home):
-    port = free_port()
-    env = {**os.environ, "SAGE_HOME": str(demo_home.root)}
-    env.pop("DAGSTER_HOME", None)  # `sage dev` sets it to $SAGE_HOME/dagster itself
-    proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "dev", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                data = graphql(port, "{ assetNodes { assetKey { path } } }")
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "sage dev did not serve the UI"
-                time.sleep(1)
-        keys = {"/".join(n["assetKey"]["path"]) for n in data["data"]["assetNodes"]}
-        assert f"warehouse/{CASILLA}/ventas" in keys
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-@pytest.mark.slow
-def test_under_sage_dev_a_new_upload_is_materialized_by_the_sensor_and_the_daemon(demo_home, tmp_path):
-    """The whole unattended path: an upload lands, the daemon's landing sensor requests a run,
-    the queued run is launched in its own process and writes every table of the upload."""
-    from sqlalchemy import select
-
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.models import MaterializationHistory
-
-    port = free_port()
-    env = {**os.environ, "SAGE_HOME": str(demo_home.root)}
-    env.pop("DAGSTER_HOME", None)
-    proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "dev", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        upload = land_week(demo_home, tmp_path, 1, "daemon-w1")
-        deadline = time.monotonic() + 150
-        written: list = []
-        while time.monotonic() < deadline and len(written) < 4:
-            time.sleep(3)
-            with session_scope(demo_home) as session:
-                written = list(session.scalars(select(MaterializationHistory).where(
-                    MaterializationHistory.upload_id == upload)))
-        assert sorted((h.tabla, h.estado) for h in written) == [
-            ("dim_clientes", "succeeded"), ("dim_productos", "succeeded"), ("fact_ventas", "succeeded"),
-            (f"{CASILLA}.fact_ventas", "succeeded")]
-        assert all(h.dagster_run_id for h in written)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def session_processes(sid: int) -> dict[int, str]:
     """pid -> command line of every live (not zombie) process in session `sid`."""
     found = {}
@@ -150,12 +91,13 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_stopping_sage_dev_by_its_pid_stops_the_webserver_daemon_and_code_server(demo_home, signum):
+@contextlib.contextmanager
+def sage_dev(home) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`sage dev` on a free port, in a session of its own; yields (process, port) once the UI
+    answers. Afterwards no process of that session is left, whatever the test did."""
     port = free_port()
-    env = {**os.environ, "SAGE_HOME": str(demo_home.root)}
-    env.pop("DAGSTER_HOME", None)
+    env = {**os.environ, "SAGE_HOME": str(home.root)}
+    env.pop("DAGSTER_HOME", None)  # `sage dev` sets it to $SAGE_HOME/dagster itself
     proc = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "dev", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -167,6 +109,57 @@ def test_stopping_sage_dev_by_its_pid_stops_the_webserver_daemon_and_code_server
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "sage dev did not serve the UI"
                 time.sleep(1)
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
+        for pid in session_processes(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_sage_dev_serves_the_ui_on_this_sage_home(demo_home):
+    with sage_dev(demo_home) as (_proc, port):
+        data = graphql(port, "{ assetNodes { assetKey { path } } }")
+    keys = {"/".join(n["assetKey"]["path"]) for n in data["data"]["assetNodes"]}
+    assert f"warehouse/{CASILLA}/ventas" in keys
+
+
+@pytest.mark.slow
+def test_under_sage_dev_a_new_upload_is_materialized_by_the_sensor_and_the_daemon(demo_home, tmp_path):
+    """The whole unattended path: an upload lands, the daemon's landing sensor requests a run,
+    the queued run is launched in its own process and writes every table of the upload."""
+    from sqlalchemy import select
+
+    from sage_pipelines.store.db import session_scope
+    from sage_pipelines.store.models import MaterializationHistory
+
+    with sage_dev(demo_home):
+        upload = land_week(demo_home, tmp_path, 1, "daemon-w1")
+        deadline = time.monotonic() + 150
+        written: list = []
+        while time.monotonic() < deadline and len(written) < 4:
+            time.sleep(3)
+            with session_scope(demo_home) as session:
+                written = list(session.scalars(select(MaterializationHistory).where(
+                    MaterializationHistory.upload_id == upload)))
+    assert sorted((h.tabla, h.estado) for h in written) == [
+        ("dim_clientes", "succeeded"), ("dim_productos", "succeeded"), ("fact_ventas", "succeeded"),
+        (f"{CASILLA}.fact_ventas", "succeeded")]
+    assert all(h.dagster_run_id for h in written)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stopping_sage_dev_by_its_pid_stops_the_webserver_daemon_and_code_server(demo_home, signum):
+    with sage_dev(demo_home) as (proc, port):
         running = " | ".join(session_processes(proc.pid).values())
         for part in ("dagster_webserver", "dagster._daemon", "grpc"):  # the webserver, the daemon, a code server
             assert part in running, running
@@ -174,8 +167,3 @@ def test_stopping_sage_dev_by_its_pid_stops_the_webserver_daemon_and_code_server
         proc.wait(120)
         assert session_processes(proc.pid) == {}  # it returned only after all of them had ended
         assert port_is_free(port)
-    finally:
-        for pid in session_processes(proc.pid):
-            os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.kill()
