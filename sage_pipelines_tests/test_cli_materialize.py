@@ -11,7 +11,7 @@ from sage_pipelines.settings import SageHome
 from sage_pipelines_tests.conftest import run_sage
 from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home  # noqa: F401
 
-BAD_CANTIDAD = "ventas.csv, line 5, column 'cantidad': not a whole number: 'tres'"
+BAD_CANTIDAD = "bad-week/ventas.csv, line 5, column 'cantidad': not a whole number: 'tres'"
 
 
 def sage(home: SageHome, *argv: str) -> subprocess.CompletedProcess:

@@ -6,8 +6,8 @@ upload a partition, selects the assets asked for, executes the casilla's job wit
 returns what each asset wrote or why the run failed. With `server="auto"` the balancer
 (`routing.route_upload`) first splits the steps into one run per chosen server.
 
-A failure comes back as one line per failed step, `<asset>: <the user's error>` (file names
-relative to the upload, no exception class of ours), the way the CLI prints it. Dagster's own
+A failure comes back as one line per failed step, `<asset>: <the user's error>` (file names as
+`<upload id>/<file>`, no exception class of ours), the way the CLI prints it. Dagster's own
 log lines (with stack traces) go to the console only at the `log_level` asked for: the default,
 CRITICAL, keeps them in the run's event log, which the Dagster UI shows.
 """
@@ -82,15 +82,16 @@ def _selection(plans: list[MaterializationPlan], casilla: str, tables: list[str]
     return keys
 
 
-def root_cause(error: Any, upload_dir: Path | None = None) -> str:
-    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError),
-    with the upload's folder cut from the file names it mentions."""
+def root_cause(error: Any, landing: Path | None = None) -> str:
+    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError)
+    without the class path of our exceptions, and file names relative to `landing` (a casilla's
+    landing folder: `<upload id>/ventas.csv`)."""
     while error is not None and getattr(error, "cause", None) is not None:
         error = error.cause
     if error is None:
         return "unknown error"
     line = error_line(error)
-    return line.replace(f"{upload_dir}{os.sep}", "") if upload_dir is not None else line
+    return line.replace(f"{landing}{os.sep}", "") if landing is not None else line
 
 
 def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
@@ -167,11 +168,11 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                                                        {k: v.value for k, v in mat.metadata.items()}))
                 elif event.event_type == DagsterEventType.STEP_FAILURE:
                     asset = assets.get(event.step_key, event.step_key)
-                    outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, upload_dir)}")
+                    outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, home.landing / casilla)}")
                 elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
                     error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
                     if error is not None:
-                        outcome.errors.append(root_cause(error, upload_dir))
+                        outcome.errors.append(root_cause(error, home.landing / casilla))
             return outcome
     finally:
         instance.dispose()
