@@ -169,12 +169,12 @@ class ServerExecutor(Executor):
 
 
 def error_line(info: Any) -> str:
-    """The last line of a serialized error without its class's module path: `server X: ...` out
-    of a `StepLost`, `ventas.csv, line 5, ...` out of a `DataError` (a class outside a module,
-    like `KeyError: 'x'`, keeps its name)."""
+    """The last line of a serialized error, without the class path when the class is ours (its
+    message says it all): `server X: ...` out of a `StepLost`, `ventas.csv, line 5, ...` out of a
+    `DataError`. Anyone else's error keeps its class (`KeyError: 'x'`): it is a bug to report."""
     line = (info.message or "").strip().splitlines()[-1] if info.message else (info.cls_name or "error")
     head, sep, rest = line.partition(": ")
-    return rest if sep and "." in head and " " not in head else line
+    return rest if sep and head.startswith("sage_pipelines.") and " " not in head else line
 
 
 @executor(
