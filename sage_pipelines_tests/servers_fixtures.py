@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -43,8 +44,6 @@ _FIELDS = """
 @pytest.fixture(scope="module")
 def module_schema():
     """A PostgreSQL schema shared by one test module (its worker writes there), dropped afterwards."""
-    import uuid
-
     import psycopg
 
     from sage_pipelines_tests.conftest import PG_URL
@@ -55,6 +54,31 @@ def module_schema():
     yield name
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def schema(module_schema):
+    """The module's schema, under the name its tests use."""
+    return module_schema
+
+
+@pytest.fixture
+def workers(home, tmp_path):  # `home`: the importing module's fixture
+    """Start workers with `workers(name)`; every one is killed when the test ends."""
+    started: list[Worker] = []
+
+    def start(name: str) -> Worker:
+        worker = Worker(home, name, tmp_path / f"{name}.log")
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.kill()
+
+
+def server_name(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 class scoped_env:
