@@ -21,6 +21,7 @@ from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
 from sage_pipelines.servers import signing
+from sage_pipelines.servers.broker_tls import celery_tls
 
 # Bounded broker waits: a broker that is down must fail a run in seconds, not hang it.
 BROKER_CONNECT_TIMEOUT = 4.0
@@ -34,6 +35,7 @@ def result_backend_for(broker: str) -> str:
 
 def app_args(server: str, broker: str) -> dict[str, Any]:
     """The keyword arguments of `celery.Celery` for server `server` (its queue is its name)."""
+    broker, tls = celery_tls(broker)
     config = dict(DEFAULT_CONFIG)
     config.update(
         task_default_queue=server,
@@ -45,6 +47,7 @@ def app_args(server: str, broker: str) -> dict[str, Any]:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         **signing.celery_settings(),
+        **tls,
     )
     return {"broker": broker, "backend": result_backend_for(broker), "include": [],
             "config_source": dict_wrapper(config)}

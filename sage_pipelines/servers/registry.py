@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.security import MASK, remember_secret
+from sage_pipelines.servers.broker_tls import split_tls
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.models import DbSecret, MaterializationServer
@@ -42,6 +43,7 @@ def split_endpoint(url: str) -> tuple[str, str | None]:
         raise ConfigError(f"--endpoint must be a broker URL ({', '.join(s + '://' for s in BROKER_SCHEMES)}"
                           "host[:port]/...), not "
                           f"{redact_endpoint(url)!r}")
+    split_tls(url.strip())  # refuses unknown or misplaced TLS options now, not when a worker starts
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{port}" if port else "")
     password = unquote(parts.password) if parts.password else None
