@@ -56,6 +56,15 @@ def module_schema():
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, module_schema):
+    """A SAGE_HOME for one module: the casilla, its materialization into `module_schema`."""
+    with scoped_env():
+        home = build_home(tmp_path_factory.mktemp("home") / "sage_home", module_schema)
+        apply(home)
+        yield home
+
+
 @pytest.fixture
 def schema(module_schema):
     """The module's schema, under the name its tests use."""

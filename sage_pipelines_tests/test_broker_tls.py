@@ -18,9 +18,8 @@ from sage_pipelines.servers.celery_app import server_app
 from sage_pipelines.servers.registry import split_endpoint
 from sage_pipelines_tests.broker_fixtures import RedisServer, make_tls_files
 from sage_pipelines_tests.conftest import PG_URL
-from sage_pipelines_tests.servers_fixtures import module_schema, schema, workers  # noqa: F401 (fixtures)
-from sage_pipelines_tests.servers_fixtures import (CASILLA, MB, add_remote, apply, build_home, make_upload,
-                                                   scoped_env, server_name, table_rows)
+from sage_pipelines_tests.servers_fixtures import home, module_schema, schema, workers  # noqa: F401 (fixtures)
+from sage_pipelines_tests.servers_fixtures import CASILLA, MB, add_remote, make_upload, server_name, table_rows
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +95,6 @@ def test_tls_options_stay_in_the_stored_endpoint_and_the_password_does_not(tls):
 def tls_redis(tmp_path_factory, tls):
     with RedisServer(tmp_path_factory.mktemp("redis_tls"), tls=tls) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, module_schema):
-    with scoped_env():
-        home = build_home(tmp_path_factory.mktemp("tls") / "sage_home", module_schema)
-        apply(home)
-        yield home
 
 
 @pytest.mark.slow

@@ -29,19 +29,10 @@ from kombu import Connection
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines.servers import signing
 from sage_pipelines_tests.conftest import PG_URL
-from sage_pipelines_tests.servers_fixtures import module_schema, schema, workers  # noqa: F401 (fixtures)
-from sage_pipelines_tests.servers_fixtures import (CASILLA, MB, REDIS, add_remote, apply, build_home, make_upload,
-                                                   scoped_env, server_name, table_rows)
+from sage_pipelines_tests.servers_fixtures import home, module_schema, schema, workers  # noqa: F401 (fixtures)
+from sage_pipelines_tests.servers_fixtures import CASILLA, MB, REDIS, add_remote, make_upload, server_name, table_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, module_schema):
-    with scoped_env():
-        home = build_home(tmp_path_factory.mktemp("signed") / "sage_home", module_schema)
-        apply(home)
-        yield home
 
 
 def queued_messages(client: redis.Redis, queue: str) -> dict[bytes, list[bytes]]:
