@@ -224,6 +224,21 @@ def table_rows(pg_url: str, schema: str, table: str, seed: int | None = None) ->
                             (seed, f"{seed}%")).fetchall()
 
 
+def materialize_on(home: SageHome, worker: "Worker", server: str, folder: Path, catalog: str, seed: int,
+                   schema: str):
+    """Materialize a new 2 MB upload of `catalog` pinned to `server`; check that `worker` ran the
+    step and that the table holds exactly the upload's rows. Returns the run's outcome."""
+    from sage_pipelines.orchestration.run import materialize_upload
+    from sage_pipelines_tests.conftest import PG_URL
+
+    upload, data = make_upload(home, folder, {catalog: 2 * MB}, seed=seed)
+    outcome = materialize_upload(CASILLA, upload, home=home, tables=[catalog], server=server)
+    assert outcome.success, outcome.errors
+    assert outcome.assets[0].metadata["sage/pid"] in worker.pids()
+    assert table_rows(PG_URL, schema, f"t_{catalog}", seed=seed) == data[catalog]
+    return outcome
+
+
 class Worker:
     """`sage worker NAME` as a subprocess in its own session, so a kill reaches its pool too."""
 

@@ -17,9 +17,8 @@ from sage_pipelines.servers.broker_tls import celery_tls, split_tls
 from sage_pipelines.servers.celery_app import server_app
 from sage_pipelines.servers.registry import split_endpoint
 from sage_pipelines_tests.broker_fixtures import RedisServer, make_tls_files
-from sage_pipelines_tests.conftest import PG_URL
 from sage_pipelines_tests.servers_fixtures import home, module_schema, schema, workers  # noqa: F401 (fixtures)
-from sage_pipelines_tests.servers_fixtures import CASILLA, MB, add_remote, make_upload, server_name, table_rows
+from sage_pipelines_tests.servers_fixtures import CASILLA, MB, add_remote, make_upload, materialize_on, server_name
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +104,12 @@ def test_a_remote_server_on_a_tls_only_redis_with_client_certificates_materializ
         redis.Redis(port=tls_redis.port, socket_timeout=2).ping()
     name = server_name("tls")
     add_remote(home, name, endpoint=endpoint(tls_redis.port, tls))
-    worker = workers(name)
-    upload, data = make_upload(home, tmp_path / "u", {"grande": 2 * MB}, seed=21)
-    outcome = materialize_upload(CASILLA, upload, home=home, tables=["grande"], server=name)
-    assert outcome.success, outcome.errors
-    assert outcome.assets[0].metadata["sage/pid"] in worker.pids()
-    assert table_rows(PG_URL, schema, "t_grande", seed=21) == data["grande"]
+    outcome = materialize_on(home, workers(name), name, tmp_path / "u", "grande", 21, schema)
     # The step's message and result went through this broker (and no other).
     client = tls_redis.client()
     assert any(outcome.run_id.encode() in (client.get(k) or b"") for k in client.scan_iter(match="celery-task-meta-*"))
-    print(f"TLS broker on port {tls_redis.port}: step ran on worker pid {outcome.assets[0].metadata['sage/pid']}, "
-          f"{len(data['grande'])} rows exact")
+    print(f"TLS broker on port {tls_redis.port}: the step ran on worker pid {outcome.assets[0].metadata['sage/pid']}, "
+          "its rows exact")
 
 
 @pytest.mark.slow

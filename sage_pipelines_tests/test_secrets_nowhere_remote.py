@@ -42,7 +42,7 @@ from sage_pipelines_tests.conftest import PG_URL
 from sage_pipelines_tests.secrets_support import canary
 from sage_pipelines_tests.servers_fixtures import module_schema, schema, workers  # noqa: F401 (fixtures)
 from sage_pipelines_tests.servers_fixtures import (CASILLA, MB, add_remote, apply, build_home, make_upload,
-                                                   scoped_env, server_name, table_rows)
+                                                   materialize_on, scoped_env, server_name)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 PG_CANARY = canary()
@@ -267,12 +267,7 @@ def test_canary_passwords_of_a_database_and_a_broker_are_nowhere_after_remote_ru
             assert secret_payload(session, get_secret(session, "pgtest").id, home=home) == {"password": PG_CANARY}
             assert broker_url(session, get_server(session, name), home=home) == broker.endpoint
         worker = workers(name)
-
-        upload, data = make_upload(home, tmp_path / "good", {"grande": 2 * MB}, seed=31)
-        good = materialize_upload(CASILLA, upload, home=home, tables=["grande"], server=name)
-        assert good.success, good.errors
-        assert good.assets[0].metadata["sage/pid"] in worker.pids()
-        assert table_rows(PG_URL, schema, "t_grande", seed=31) == data["grande"]
+        good = materialize_on(home, worker, name, tmp_path / "good", "grande", 31, schema)
 
         with psycopg.connect(PG_URL, autocommit=True) as conn:  # the next connection attempt fails
             conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(pg_role)))

@@ -30,7 +30,8 @@ from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines.servers import signing
 from sage_pipelines_tests.conftest import PG_URL
 from sage_pipelines_tests.servers_fixtures import home, module_schema, schema, workers  # noqa: F401 (fixtures)
-from sage_pipelines_tests.servers_fixtures import CASILLA, MB, REDIS, add_remote, make_upload, server_name, table_rows
+from sage_pipelines_tests.servers_fixtures import (CASILLA, MB, REDIS, add_remote, make_upload, materialize_on,
+                                                   server_name, table_rows)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -208,12 +209,9 @@ def test_a_run_and_a_worker_that_sign_with_different_keys_of_one_key_list_accept
     name = server_name("rot")
     add_remote(home, name)
     monkeypatch.setenv("SAGE_SECRET_KEY", f"{old},{new}")
-    workers(name)
+    worker = workers(name)
     monkeypatch.setenv("SAGE_SECRET_KEY", f"{new},{old}")
-    upload, data = make_upload(home, tmp_path / "u", {"grande2": 2 * MB}, seed=13)
-    outcome = materialize_upload(CASILLA, upload, home=home, tables=["grande2"], server=name)
-    assert outcome.success, outcome.errors
-    assert table_rows(PG_URL, schema, "t_grande2", seed=13) == data["grande2"]
+    materialize_on(home, worker, name, tmp_path / "u", "grande2", 13, schema)
 
 
 def test_a_worker_without_the_runs_key_refuses_its_step_and_the_run_fails_at_once_saying_why(
