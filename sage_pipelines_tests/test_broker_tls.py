@@ -13,9 +13,9 @@ import redis
 
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.orchestration.run import materialize_upload
-from sage_pipelines.servers.broker_tls import celery_tls, split_tls
+from sage_pipelines.services.broker_tls import celery_tls, split_tls
 from sage_pipelines.servers.celery_app import server_app
-from sage_pipelines.servers.registry import split_endpoint
+from sage_pipelines.services.servers import split_endpoint
 from sage_pipelines_tests.broker_fixtures import RedisServer, make_tls_files
 from sage_pipelines_tests.servers_fixtures import home, module_schema, schema, workers  # noqa: F401 (fixtures)
 from sage_pipelines_tests.servers_fixtures import CASILLA, MB, add_remote, make_upload, materialize_on, server_name

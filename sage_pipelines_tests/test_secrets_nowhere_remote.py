@@ -34,9 +34,9 @@ from psycopg import sql
 from sage_pipelines.cli import main as sage_main
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines.servers.celery_app import server_app
-from sage_pipelines.servers.registry import broker_url, get_server
+from sage_pipelines.services.servers import broker_url, get_server
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.secrets import add_secret, get_secret, secret_payload
+from sage_pipelines.services.secrets import add_secret, get_secret, secret_payload
 from sage_pipelines_tests.broker_fixtures import RedisServer
 from sage_pipelines_tests.conftest import PG_URL
 from sage_pipelines_tests.secrets_support import canary

@@ -21,7 +21,7 @@ from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
 from sage_pipelines.servers import signing
-from sage_pipelines.servers.broker_tls import celery_tls
+from sage_pipelines.services.broker_tls import celery_tls
 
 # Bounded broker waits: a broker that is down must fail a run in seconds, not hang it.
 BROKER_CONNECT_TIMEOUT = 4.0

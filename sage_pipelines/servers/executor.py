@@ -33,9 +33,9 @@ from dagster_celery.config import TASK_EXECUTE_PLAN_NAME
 
 from sage_pipelines.errors import SageError
 from sage_pipelines.security import redact
-from sage_pipelines.servers.celery_app import app_args, check_broker
-from sage_pipelines.servers.registry import broker_url, display_endpoint, get_server
+from sage_pipelines.servers.celery_app import app_args as celery_app_args, check_broker
 from sage_pipelines.servers.signing import refusal_in
+from sage_pipelines.services.servers import broker_url, display_endpoint, get_server
 from sage_pipelines.store.db import session_scope
 
 LOST_AFTER_SECONDS = 30.0
@@ -150,7 +150,7 @@ class ServerExecutor(Executor):
         if self._app_args is None:
             with session_scope() as session:
                 url = broker_url(session, get_server(session, self.server))
-            self._app_args = {**app_args(self.server, url), "retries": self._retries}
+            self._app_args = {**celery_app_args(self.server, url), "retries": self._retries}
         return self._app_args
 
     def execute(self, plan_context: Any, execution_plan: Any):

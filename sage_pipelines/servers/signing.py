@@ -42,7 +42,7 @@ from kombu.utils.json import loads as json_loads
 
 from sage_pipelines.errors import SageError
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.secrets import load_keys
+from sage_pipelines.crypto import load_keys
 
 SERIALIZER = "sage-signed"
 CONTENT_TYPE = "application/x-sage-signed+json"

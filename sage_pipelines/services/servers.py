@@ -1,9 +1,13 @@
-"""The `materialization_servers` table: adding, listing and removing servers, and their broker.
+"""Materialization servers: adding, listing and removing them, and their broker.
 
-`local` always exists (`register_local_server`, called lazily by every reader). A remote server
-keeps its broker endpoint WITHOUT the password; the password is a `broker` secret named
-`server.<name>.broker`, encrypted like every other secret, and joins the URL only in
-`broker_url`, called when a worker or an executor connects.
+`local` always exists (`register_local_server`, called lazily by every reader) and can be
+neither added nor removed. A remote server keeps its broker endpoint WITHOUT the password; the
+password is a `broker` secret named `server.<name>.broker`, encrypted like every other secret,
+and joins the URL only in `broker_url`, called when a worker or an executor connects. A server
+that a materialization is pinned to (`server: NAME`) cannot be removed.
+
+After adding or removing a server the caller re-writes the Dagster instance's run-queue limits
+(`servers.instance.sync_instance_limits`, once the change is committed).
 """
 
 from __future__ import annotations
@@ -11,18 +15,20 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.security import MASK, remember_secret
-from sage_pipelines.servers.broker_tls import split_tls
+from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.security import MASK, redact_url, remember_secret
+from sage_pipelines.services.broker_tls import split_tls
+from sage_pipelines.services.secrets import add_secret, secret_payload
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
-from sage_pipelines.store.models import DbSecret, MaterializationServer
+from sage_pipelines.store.lookup import get_named
+from sage_pipelines.store.models import DbSecret, Materialization, MaterializationHistory, MaterializationServer
 
-LOCAL = "local"
-SERVER_TYPES = ("local", "remote", "container")
+SERVER_TYPES = (LOCAL_SERVER, "remote", "container")
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 # A server's name is also its Celery queue and worker node prefix: keep it simple.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,99}$")
@@ -51,8 +57,6 @@ def split_endpoint(url: str) -> tuple[str, str | None]:
 
 
 def redact_endpoint(url: str) -> str:
-    from sage_pipelines.security import redact_url
-
     try:
         return redact_url(url)
     except ValueError:
@@ -73,16 +77,16 @@ def with_password(endpoint: str, password: str | None, *, quoted: bool = True) -
 def display_endpoint(server: MaterializationServer) -> str:
     """What users see: the endpoint, with `***` where the stored password goes."""
     if not server.endpoint:
-        return "(in-process)" if server.tipo == LOCAL else ""
+        return "(in-process)" if server.tipo == LOCAL_SERVER else ""
     return with_password(server.endpoint, MASK, quoted=False) if server.secret_id else server.endpoint
 
 
 def register_local_server(session: Session) -> MaterializationServer:
     """The `local` server: always present, runs steps inside the Dagster run's process."""
-    row = session.scalar(select(MaterializationServer).where(MaterializationServer.nombre == LOCAL))
+    row = session.scalar(select(MaterializationServer).where(MaterializationServer.nombre == LOCAL_SERVER))
     if row is None:
-        row = MaterializationServer(nombre=LOCAL, tipo=LOCAL, capacidad=1, prioridad=0, estado="online",
-                                    metricas={})
+        row = MaterializationServer(nombre=LOCAL_SERVER, tipo=LOCAL_SERVER, capacidad=1, prioridad=0,
+                                    estado="online", metricas={})
         session.add(row)
         session.flush()
     return row
@@ -94,8 +98,6 @@ def list_servers(session: Session) -> list[MaterializationServer]:
 
 
 def get_server(session: Session, name: str) -> MaterializationServer:
-    from sage_pipelines.store.lookup import get_named
-
     register_local_server(session)
     return get_named(session, MaterializationServer, name, "server",
                      "sage servers add NAME --type remote --endpoint BROKER_URL")
@@ -105,13 +107,11 @@ def add_server(session: Session, name: str, type: str = "remote", endpoint: str 
                capacity: int = 1, priority: int = 0, password: str | None = None, *,
                home: SageHome | None = None, replace: bool = False) -> MaterializationServer:
     """Register a server. A password in `endpoint` or in `password` is stored encrypted."""
-    from sage_pipelines.store.secrets import add_secret
-
     if not _NAME.match(name or ""):
         raise ConfigError(f"server name {name!r}: use letters, digits, '_' or '-' (it names the Celery queue)")
     if type not in SERVER_TYPES:
         raise ConfigError(f"server {name!r}: type {type!r} is not one of {', '.join(SERVER_TYPES)}")
-    if name == LOCAL or type == LOCAL:
+    if name == LOCAL_SERVER or type == LOCAL_SERVER:
         raise ConfigError("server 'local' always exists and there is only one; add remote or container servers")
     if capacity < 1:
         raise ConfigError(f"server {name!r}: capacity must be at least 1, not {capacity}")
@@ -141,15 +141,16 @@ def add_server(session: Session, name: str, type: str = "remote", endpoint: str 
 
 
 def remove_server(session: Session, name: str) -> None:
-    if name == LOCAL:
+    """Remove server `name` and its broker secret; its history rows stay, without the server id."""
+    if name == LOCAL_SERVER:
         raise ConfigError("server 'local' always exists and cannot be removed")
     row = get_server(session, name)
+    pinned = session.scalars(select(Materialization.nombre).where(Materialization.servidor == name)
+                             .order_by(Materialization.nombre)).all()
+    if pinned:
+        raise ConfigError(f"server {name!r} is pinned by materialization(s) {', '.join(pinned)} "
+                          f"(`server: {name}`); apply them with another server first")
     secret_id = row.secret_id
-    # History keeps its rows; they simply no longer point at a server.
-    from sqlalchemy import update
-
-    from sage_pipelines.store.models import MaterializationHistory
-
     session.execute(update(MaterializationHistory).where(MaterializationHistory.servidor_id == row.id)
                     .values(servidor_id=None))
     session.delete(row)
@@ -163,9 +164,7 @@ def remove_server(session: Session, name: str) -> None:
 
 def broker_url(session: Session, server: MaterializationServer, *, home: SageHome | None = None) -> str:
     """The full broker URL, password included. Call only to connect; never log or store it."""
-    from sage_pipelines.store.secrets import secret_payload
-
-    if server.tipo == LOCAL or not server.endpoint:
+    if server.tipo == LOCAL_SERVER or not server.endpoint:
         raise ConfigError(f"server {server.nombre!r} has no broker (it runs in the Dagster run's process)")
     password = secret_payload(session, server.secret_id, home=home).get("password") if server.secret_id else None
     return with_password(server.endpoint, password)

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.model import SageYaml
-from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.destinations.base import TableSpec
-from sage_pipelines.spec.model import DEFAULT_LAKE_FORMAT, target_schema
-from sage_pipelines.spec.persist import table_config
+from sage_pipelines.materialization.casillas import casilla_yaml
+from sage_pipelines.materialization.model import DEFAULT_LAKE_FORMAT, target_schema
+from sage_pipelines.materialization.persist import table_config
 from sage_pipelines.store.models import Materialization, MaterializationDestination
 
 
@@ -59,7 +59,7 @@ def load_plans(session: Session) -> list[MaterializationPlan]:
     for m in rows:
         casilla = m.casilla.nombre
         if casilla not in sages:
-            sages[casilla] = parse_sage_yaml(m.casilla.yaml_contenido, f"casilla {casilla}")
+            sages[casilla] = casilla_yaml(m.casilla)
         plans.append(materialization_plan(m, sages[casilla]))
     return plans
 

@@ -1,9 +1,10 @@
-"""Storing a materialization spec in the store and reading it back.
+"""A materialization spec as store rows and back: the model's own mapping onto its tables.
 
-`apply_materialization` loads, validates and then writes `materializations`,
-`materialization_destinations` and `materialization_tables` in the caller's transaction.
-A re-apply updates rows in place (matched by alias and catalog key), so table and destination
-ids, which Dagster assets and history rows refer to, stay stable.
+`save_spec` writes `materializations`, `materialization_destinations` and
+`materialization_tables` in the caller's transaction (validating first and auditing is
+`services.materializations.apply_materialization`). A re-save updates rows in place (matched
+by alias and catalog key), so table and destination ids, which Dagster assets and history rows
+refer to, stay stable. `spec_from_row` reads a stored one back as the spec `load_spec` makes.
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
-from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.export import dump_spec
-from sage_pipelines.spec.loader import load_spec
-from sage_pipelines.spec.model import DestinationSpec, MaterializationSpec, TableConfig, TableTarget
-from sage_pipelines.spec.validate import validate_spec
-from sage_pipelines.store.audit import audit
-from sage_pipelines.store.casillas import get_casilla
+from sage_pipelines.materialization.casillas import get_casilla
+from sage_pipelines.materialization.model import DestinationSpec, MaterializationSpec, TableConfig, TableTarget
 from sage_pipelines.store.models import (DatabaseConnection, Lake, Materialization, MaterializationDestination,
                                          MaterializationHistory, MaterializationTable)
 from sage_pipelines.types import parse_type
 
 
-def apply_materialization(session: Session, yaml_text: str, source: str = "<materialization>") -> Materialization:
-    """Create or replace the materialization the YAML describes; nothing is written if it is invalid."""
-    spec = load_spec(yaml_text, source)
-    validate_spec(session, spec, source)
+def save_spec(session: Session, spec: MaterializationSpec) -> tuple[Materialization, bool]:
+    """Write a validated spec (creating or updating its rows); returns (row, created)."""
     casilla_id = get_casilla(session, spec.casilla).id
     row = session.scalar(select(Materialization).where(Materialization.nombre == spec.name))
     created = row is None
@@ -45,9 +39,7 @@ def apply_materialization(session: Session, yaml_text: str, source: str = "<mate
         _sync_destinations(session, row, spec)
         _sync_tables(session, row, spec)
     session.flush()
-    audit(session, "materialization.apply", spec.name, source=source, created=created,
-          casilla=spec.casilla, tables=list(spec.tables), destinations=list(spec.destinations))
-    return row
+    return row, created
 
 
 def _sync_destinations(session: Session, row: Materialization, spec: MaterializationSpec) -> None:
@@ -96,18 +88,6 @@ def _forget_in_history(session: Session, column: Any, ids: list[int]) -> None:
         session.execute(update(MaterializationHistory).where(column.in_(ids)).values({column: None}))
 
 
-def get_materialization(session: Session, name: str) -> Materialization:
-    row = session.scalar(select(Materialization).where(Materialization.nombre == name))
-    if row is None:
-        known = session.scalars(select(Materialization.nombre).order_by(Materialization.nombre)).all()
-        raise ConfigError(f"unknown materialization {name!r} (known: {', '.join(known) or 'none'})")
-    return row
-
-
-def list_materializations(session: Session) -> list[Materialization]:
-    return list(session.scalars(select(Materialization).order_by(Materialization.nombre)))
-
-
 def spec_from_row(row: Materialization) -> MaterializationSpec:
     """The stored materialization as the same typed spec `load_spec` produces."""
     destinations = {
@@ -132,8 +112,3 @@ def table_config(t: MaterializationTable) -> TableConfig:
         schema_change=SchemaChange(t.schema_change),
         columns={name: parse_type(c["type"], f"{t.catalogo}.columns.{name}") for name, c in t.columnas.items()},
     )
-
-
-def export_materialization(session: Session, name: str) -> str:
-    """The canonical YAML of materialization `name`; `apply` of it changes nothing."""
-    return dump_spec(spec_from_row(get_materialization(session, name)))

@@ -14,10 +14,11 @@ from typing import Any, Callable
 import yaml
 
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
+from sage_pipelines.destinations.registry import LAKE_FORMATS
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.model import (AUTO_SERVER, DEFAULT_LAKE_FORMAT, LAKE_FORMATS, STRATEGY_WORDS,
-                                       DestinationSpec, MaterializationSpec, TableConfig, TableTarget)
-from sage_pipelines.spec.names import check_name
+from sage_pipelines.materialization.model import (AUTO_SERVER, DEFAULT_LAKE_FORMAT, STRATEGY_WORDS, DestinationSpec,
+                                                  MaterializationSpec, TableConfig, TableTarget)
+from sage_pipelines.materialization.names import check_name
 from sage_pipelines.types import ColumnType, parse_type
 
 TOP_KEYS = ("materialization",)

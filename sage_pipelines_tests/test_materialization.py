@@ -12,10 +12,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sage_pipelines.cli.setup import init_home
+from sage_pipelines.services.home import init_home
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.persist import apply_materialization, export_materialization, get_materialization
-from sage_pipelines.store.casillas import register_casilla
+from sage_pipelines.services.materializations import (apply_materialization, export_materialization,
+                                                      get_materialization)
+from sage_pipelines.services.casillas import register_casilla
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import (AuditLog, DatabaseConnection, DbSecret, Lake, Materialization,
                                          MaterializationHistory)

@@ -24,6 +24,12 @@ def check_name(value: object, where: str) -> str:
     return value
 
 
+def dagster_name(text: str) -> str:
+    """`text` as a Dagster name (letters, digits and underscores, not starting with a digit)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
 def check_upload_id(value: object, where: str = "upload id") -> str:
     """An upload id: starts with a letter or digit, then letters, digits, `_`, `.`, `-` (max 64)."""
     if not isinstance(value, str) or not UPLOAD_ID_RE.fullmatch(value):

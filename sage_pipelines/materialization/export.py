@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from sage_pipelines.spec.model import MaterializationSpec, TableConfig
+from sage_pipelines.materialization.model import MaterializationSpec, TableConfig
 
 
 def spec_to_dict(spec: MaterializationSpec) -> dict[str, Any]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
-from sage_pipelines.spec.persist import apply_materialization
-from sage_pipelines.spec.plan import DestinationRef, load_plans
+from sage_pipelines.services.materializations import apply_materialization
+from sage_pipelines.materialization.plan import DestinationRef, load_plans
 from sage_pipelines.types import ColumnType, Kind
-from sage_pipelines_tests.test_spec import spec, store, ventas  # noqa: F401  (store is a fixture)
+from sage_pipelines_tests.test_materialization import spec, store, ventas  # noqa: F401  (store is a fixture)
 
 
 def plan_tables(session):

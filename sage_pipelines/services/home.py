@@ -1,20 +1,45 @@
-"""The built-in destinations every installation has: connection `warehouse` (a DuckDB file in
-SAGE_HOME) and lake `lake` (a local directory with a SQLite Iceberg catalog inside it).
+"""An installation's home: what `sage init` does, and the check every other command makes first.
 
-Idempotent, and re-pointed at the current SAGE_HOME paths when the home directory moved.
+`init_home` creates `$SAGE_HOME`, migrates the store, creates the secret key and registers the
+built-in destinations every installation has: connection `warehouse` (a DuckDB file in
+SAGE_HOME) and lake `lake` (a local directory with a SQLite Iceberg catalog inside it). All of
+it is idempotent, and the built-ins are re-pointed at the current SAGE_HOME paths when the home
+directory moved.
 """
 
 from __future__ import annotations
 
+from sage_pipelines.crypto import ensure_key
+from sage_pipelines.errors import SageError
+from sage_pipelines.services.lakes import CATALOG_FILE
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
-from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.lakes import CATALOG_FILE
+from sage_pipelines.store.db import migrate, session_scope, store_exists
 from sage_pipelines.store.lookup import find_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, Lake
 
 WAREHOUSE = "warehouse"
 LAKE = "lake"
+
+
+def init_home(home: SageHome | None = None) -> SageHome:
+    """Create `$SAGE_HOME`, migrate its store, create the secret key (0600) and register the
+    built-in connection `warehouse` and lake `lake`. Idempotent."""
+    home = home or SageHome.from_env()
+    for d in (home.root, home.landing, home.lake_path, home.dagster_home):
+        d.mkdir(parents=True, exist_ok=True)
+    migrate(home.store_url)
+    ensure_key(home)
+    register_builtins(home)
+    return home
+
+
+def ready_home(home: SageHome | None = None) -> SageHome:
+    """`home` (default: $SAGE_HOME), refusing (one line) when `sage init` has not created its store."""
+    home = home or SageHome.from_env()
+    if not store_exists(home):
+        raise SageError(f"{home.root} is not initialised: run `sage init` first")
+    return home
 
 
 def register_builtins(home: SageHome | None = None) -> None:

@@ -1,15 +1,19 @@
-"""Opening a real DB-API connection from `ConnectionSettings`, and explaining why it failed.
+"""Opening a real DB-API connection from `ConnectionSettings`, probing it, and explaining why
+it failed.
 
 One place turns settings (host, port, user, options such as `sslmode` / `sslrootcert` /
-`ssl_ca`) into each driver's keyword arguments, so `sage connections test` and the destinations
-connect the same way. The password is asked for (decrypted) only inside `open_dbapi`.
+`ssl_ca`) into each driver's keyword arguments, so `sage connections test` (`probe`) and the
+destinations connect the same way. The password is asked for (decrypted) only inside
+`open_dbapi`. Nothing here knows the store: settings arrive ready-made (`services.connections`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import ssl
+import time
 from typing import Any, Callable
 
 from sage_pipelines.destinations.base import ConnectionSettings
@@ -137,6 +141,30 @@ def open_dbapi(settings: ConnectionSettings, timeout: int = 10) -> Any:
     except KeyError:
         raise ConfigError(f"connection {settings.name!r}: no driver for kind {settings.kind!r}") from None
     return opener(settings, timeout)
+
+
+def probe(settings: ConnectionSettings, timeout: int = 10) -> tuple[bool, float | None, str]:
+    """Connect for real and run `SELECT 1`: (ok, latency in ms, reason). Nothing is recorded."""
+    seen: list[str | None] = []
+
+    def password() -> str | None:
+        seen.append(settings.password())
+        return seen[-1]
+
+    started = time.perf_counter()
+    try:
+        dbapi = open_dbapi(dataclasses.replace(settings, password=password), timeout)
+        try:
+            cur = dbapi.cursor()
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        finally:
+            dbapi.close()
+    except Exception as exc:  # every driver has its own hierarchy; each failure is explained
+        _, reason = explain_connect_error(settings, exc, tuple(seen))
+        return False, None, reason
+    latency = (time.perf_counter() - started) * 1000.0
+    return True, latency, f"connected in {latency:.1f} ms"
 
 
 # --------------------------------------------------------------------------- error explanation

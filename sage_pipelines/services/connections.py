@@ -2,26 +2,26 @@
 
 `connection_settings` is how every other layer reaches a database: the settings carry the
 secret's ciphertext inside a callable, so the password is decrypted only when a driver connects.
-`test_connection` connects for real and records the outcome on the connection row.
+`test_connection` connects for real (`destinations.drivers.probe`) and records the outcome on
+the connection row.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import ConnectionSettings
+from sage_pipelines.destinations.drivers import probe
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.services.secrets import DATABASE_TYPES, get_secret
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
-from sage_pipelines.store.drivers import explain_connect_error, open_dbapi
 from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, utcnow
-from sage_pipelines.store.secrets import DATABASE_TYPES, decrypt_secret, get_secret
 
 log = logging.getLogger(__name__)
 
@@ -77,30 +77,6 @@ def connection_settings(session: Session, conn_or_name: DatabaseConnection | str
         kind=secret.tipo, name=conn.nombre, host=secret.servidor, port=secret.puerto, user=secret.usuario,
         database=conn.base_datos or secret.basedatos, schema=conn.esquema,
         options=options, password=_password_callable(home, secret.credenciales))
-
-
-def probe(settings: ConnectionSettings, timeout: int = 10) -> tuple[bool, float | None, str]:
-    """Connect for real and run `SELECT 1`: (ok, latency in ms, reason). Nothing is recorded."""
-    seen: list[str | None] = []
-
-    def password() -> str | None:
-        seen.append(settings.password())
-        return seen[-1]
-
-    started = time.perf_counter()
-    try:
-        dbapi = open_dbapi(dataclasses.replace(settings, password=password), timeout)
-        try:
-            cur = dbapi.cursor()
-            cur.execute("SELECT 1")
-            cur.fetchall()
-        finally:
-            dbapi.close()
-    except Exception as exc:  # every driver has its own hierarchy; each failure is explained
-        _, reason = explain_connect_error(settings, exc, tuple(seen))
-        return False, None, reason
-    latency = (time.perf_counter() - started) * 1000.0
-    return True, latency, f"connected in {latency:.1f} ms"
 
 
 def test_connection(session: Session, name: str, *, home: SageHome | None = None,

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.readers import UploadMember, upload_members
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.materialization.casillas import get_casilla, load_casilla
+from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.settings import SageHome
-from sage_pipelines.spec.names import check_upload_id
 from sage_pipelines.store.audit import audit
-from sage_pipelines.store.casillas import get_casilla, load_casilla
+from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import Casilla, Upload
 
 _TEMP_PREFIX = ".incoming-"
@@ -141,13 +142,19 @@ def _record(session: Session, casilla: Casilla, sage: SageYaml, upload_id: str, 
     return upload
 
 
+def landed_uploads(home: SageHome, casilla: str) -> list[str]:
+    """The upload ids whose folders are in `landing/<casilla>/` (complete ones: temporary folders
+    start with a dot), in id order."""
+    root = home.landing / casilla
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def latest_upload(home: SageHome, casilla: str) -> str:
     """The upload added last: by the store's creation time (ids given with --id need not sort by
     time); a folder dropped into landing that has no row yet counts from its folder's mtime."""
-    from sage_pipelines.store.db import session_scope
-
-    root = home.landing / casilla
-    ids = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
+    ids = landed_uploads(home, casilla)
     if not ids:
         raise ConfigError(f"casilla {casilla!r} has no uploads (add one with `sage uploads add`)")
     with session_scope(home) as session:
@@ -156,7 +163,7 @@ def latest_upload(home: SageHome, casilla: str) -> str:
     def added(upload_id: str) -> dt.datetime:
         if upload_id in created:
             return created[upload_id]
-        mtime = (root / upload_id).stat().st_mtime
+        mtime = home.upload_dir(casilla, upload_id).stat().st_mtime
         return dt.datetime.fromtimestamp(mtime, dt.timezone.utc).replace(tzinfo=None)
 
     return max(ids, key=lambda i: (added(i), i))

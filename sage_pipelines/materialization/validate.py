@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.model import Catalog, SageYaml
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.model import AUTO_SERVER, MaterializationSpec, TableConfig, target_schema
-from sage_pipelines.store.casillas import load_casilla
+from sage_pipelines.materialization.casillas import load_casilla
+from sage_pipelines.materialization.model import (AUTO_SERVER, LOCAL_SERVER, MaterializationSpec, TableConfig,
+                                                  target_schema)
+from sage_pipelines.materialization.names import dagster_name
 from sage_pipelines.store.models import (Casilla, DatabaseConnection, Lake, Materialization,
                                          MaterializationServer, MaterializationTable)
 from sage_pipelines.types import Kind
 
-LOCAL_SERVER = "local"
 _TIME_TRANSFORMS = ("day", "month", "year")
 
 
@@ -119,8 +120,6 @@ def _check_unique_targets(spec: MaterializationSpec, places: dict[str, tuple], p
 def _check_asset_clash(session: Session, spec: MaterializationSpec, path: str) -> None:
     """Asset keys are [destination alias, casilla, catalog] as Dagster names (letters, digits,
     underscores: `ventas-2024` and `ventas_2024` are one key): one owner per key."""
-    from sage_pipelines.orchestration.naming import dagster_name
-
     mine: dict[tuple[str, str], str] = {}
     for catalog, table in spec.tables.items():
         for alias in table.destinations:

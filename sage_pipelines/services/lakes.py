@@ -16,16 +16,17 @@ from urllib.request import url2pathname
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import LakeSettings
+from sage_pipelines.destinations.registry import LAKE_FORMATS
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.services.secrets import get_secret
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import Lake
-from sage_pipelines.store.secrets import decrypt_secret, get_secret
 
 WAREHOUSE_SCHEMES = ("file", "s3")
-LAKE_FORMATS = ("iceberg", "delta", "hudi")
 CATALOG_FILE = "catalog.db"
 
 # Storage-option names per format: (access key id, secret access key, region, endpoint).

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
 from sage_pipelines.types import ColumnType
 
-LAKE_FORMATS: tuple[str, ...] = ("iceberg", "delta", "hudi")
 DEFAULT_LAKE_FORMAT = "iceberg"
-AUTO_SERVER = "auto"
+AUTO_SERVER = "auto"  # `server: auto`: the balancer chooses per step
+LOCAL_SERVER = "local"  # the built-in server: steps run inside the Dagster run's own process
 
 # SAGE's own words for the strategies, accepted beside ours.
 STRATEGY_WORDS: dict[str, Strategy] = {
