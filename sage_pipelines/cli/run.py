@@ -15,8 +15,10 @@ from sage_pipelines.settings import SageHome
 
 
 def _cmd_materialize(args: argparse.Namespace) -> int:
+    # Dagster's console log would print each failed step's stack trace on stderr; the run's
+    # events stay in the instance (Dagster UI), and the failure is reported below in one line.
     outcome = materialize_upload(args.casilla, args.upload, tables=args.table or None,
-                                 destinations=args.destination or None)
+                                 destinations=args.destination or None, log_level="CRITICAL")
     for asset in outcome.assets:
         m = asset.metadata
         print(f"{'/'.join(asset.key)}: {m.get('dagster/table_name')} rows={m.get('dagster/row_count')} "

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.model import Catalog, SageYaml
+from sage_pipelines.destinations.hudi.schema import check_column_names
+from sage_pipelines.destinations.lake.storage import folder_name_problem
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.casillas import load_casilla
 from sage_pipelines.materialization.model import (AUTO_SERVER, LOCAL_SERVER, MaterializationSpec, TableConfig,
@@ -44,6 +46,7 @@ def validate_spec(session: Session, spec: MaterializationSpec, source: str,
             raise ConfigError(f"{tp}: unknown catalog {key!r} in casilla {spec.casilla!r} "
                               f"(catalogs: {', '.join(sage.catalogs)})")
         _check_columns(table, catalog, tp)
+        _check_lake_names(spec, table, catalog, tp)
     _check_unique_targets(spec, schemas, f"{p}.tables")
     _check_asset_clash(session, spec, f"{p}.tables")
     return sage
@@ -101,6 +104,23 @@ def _check_columns(table: TableConfig, catalog: Catalog, path: str) -> None:
             if table.partitioning.transform in _TIME_TRANSFORMS and kind not in (Kind.DATE, Kind.TIMESTAMP):
                 raise ConfigError(f"{path}.partitioning.transform: {table.partitioning.transform} needs a "
                                   f"date or timestamp column, but {name!r} is {kind.value}")
+
+
+def _check_lake_names(spec: MaterializationSpec, table: TableConfig, catalog: Catalog, path: str) -> None:
+    """Delta and Hudi tables are folders named after the namespace and table, and Hudi columns
+    are Avro fields: refuse names they cannot hold now rather than at the first write."""
+    for alias in table.destinations:
+        d = spec.destinations[alias]
+        if d.format not in ("delta", "hudi"):
+            continue
+        schema = target_schema(table.target, True, None, spec.casilla)
+        for part in (schema, table.target.name):
+            problem = folder_name_problem(part)
+            if problem:
+                raise ConfigError(f"{path}.table: {part!r} cannot be a {d.format} folder "
+                                  f"(destination {alias!r}): {problem}")
+        if d.format == "hudi":
+            check_column_names(catalog.columns(table.columns), f"{path} (destination {alias!r})")
 
 
 def _check_unique_targets(spec: MaterializationSpec, places: dict[str, tuple], path: str) -> None:

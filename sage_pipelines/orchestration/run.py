@@ -75,12 +75,27 @@ def _selection(plans: list[MaterializationPlan], casilla: str, tables: list[str]
 
 
 def root_cause(error: Any) -> str:
-    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError)."""
+    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError),
+    without the exception's class path when it is one of ours (its message says it all)."""
     while error is not None and getattr(error, "cause", None) is not None:
         error = error.cause
     if error is None:
         return "unknown error"
-    return (error.message or "").strip().splitlines()[-1] if error.message else error.cls_name or "error"
+    if not error.message:
+        return error.cls_name or "error"
+    line = error.message.strip().splitlines()[-1]
+    if error.cls_name in _sage_error_names() and ": " in line:
+        line = line.split(": ", 1)[1]
+    return line
+
+
+def _sage_error_names() -> set[str]:
+    names, todo = set(), [SageError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
 
 
 def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
