@@ -99,7 +99,7 @@ def tls_redis(tmp_path_factory, tls):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_remote_server_on_a_tls_only_redis_with_client_certificates_materializes(
-        home, workers, schema, tmp_path, tls, tls_redis):
+        home, workers, schema, tmp_path, tls, tls_redis, figures):
     with pytest.raises(redis.ConnectionError):  # the port speaks TLS only
         redis.Redis(port=tls_redis.port, socket_timeout=2).ping()
     name = server_name("tls")
@@ -108,8 +108,8 @@ def test_a_remote_server_on_a_tls_only_redis_with_client_certificates_materializ
     # The step's message and result went through this broker (and no other).
     client = tls_redis.client()
     assert any(outcome.run_id.encode() in (client.get(k) or b"") for k in client.scan_iter(match="celery-task-meta-*"))
-    print(f"TLS broker on port {tls_redis.port}: the step ran on worker pid {outcome.assets[0].metadata['sage/pid']}, "
-          "its rows exact")
+    pid = outcome.assets[0].metadata["sage/pid"]
+    figures(f"TLS-only broker (client certificates required): the step ran on worker pid {pid}, rows exact")
 
 
 @pytest.mark.slow

@@ -79,18 +79,18 @@ def _run_many(script: str, warehouse: str, tmp_path: Path) -> list[tuple[int, st
         return list(pool.map(one, range(RUNS)))
 
 
-def _report(what: str, outcomes: list[tuple[int, str]]) -> None:
+def _report(figures, what: str, outcomes: list[tuple[int, str]]) -> None:
     codes = [code for code, _ in outcomes]
-    print(f"{what}: {codes.count(0)}/{len(codes)} processes exited 0; exit codes {sorted(set(codes))}")
+    figures(f"{what}: {codes.count(0)}/{len(codes)} processes exited 0; exit codes {sorted(set(codes))}")
     failed = [(code, err) for code, err in outcomes if code != 0]
     assert not failed, f"{len(failed)}/{len(codes)} {what} processes failed; first: exit {failed[0][0]}: {failed[0][1]}"
 
 
 @pytest.mark.slow
-def test_thirty_processes_that_read_a_delta_table_all_exit_0(warehouse, tmp_path):
-    _report("read", _run_many(READ, warehouse, tmp_path))
+def test_thirty_processes_that_read_a_delta_table_all_exit_0(warehouse, tmp_path, figures):
+    _report(figures, "read", _run_many(READ, warehouse, tmp_path))
 
 
 @pytest.mark.slow
-def test_thirty_processes_that_write_then_read_a_delta_table_all_exit_0(warehouse, tmp_path):
-    _report("write + read", _run_many(WRITE_AND_READ, warehouse, tmp_path))
+def test_thirty_processes_that_write_then_read_a_delta_table_all_exit_0(warehouse, tmp_path, figures):
+    _report(figures, "write + read", _run_many(WRITE_AND_READ, warehouse, tmp_path))

@@ -258,7 +258,7 @@ def process_places(pids: set[int]) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("broker_kind", ["redis", "rabbitmq"])
 def test_canary_passwords_of_a_database_and_a_broker_are_nowhere_after_remote_runs(
-        broker_kind, home, workers, schema, pg_role, tmp_path, capfd):
+        broker_kind, home, workers, schema, pg_role, tmp_path, capfd, figures):
     broker_cls = RedisBroker if broker_kind == "redis" else RabbitBroker
     with broker_cls(tmp_path) as broker:
         name = server_name("canary")
@@ -303,9 +303,10 @@ def test_canary_passwords_of_a_database_and_a_broker_are_nowhere_after_remote_ru
     })
     assert b"execute_plan" in places["broker traffic"]  # the step's own message was captured
     files = [p for p in places if p.startswith("/") and not p.startswith("/proc")]
-    print(f"{broker_kind}: scanned {len(places)} places - {len(files)} files "
-          f"({sum(len(places[f]) for f in files):,} bytes) under SAGE_HOME/DAGSTER_HOME, "
-          f"{len(places['broker traffic']):,} bytes of broker traffic, "
-          f"{sum(1 for p in places if p.startswith('/proc'))} /proc entries of {len(pids)} worker processes")
     found = leaks(places, PG_CANARY, BROKER_CANARY)
+    figures(f"{broker_kind}: {len(places)} places scanned for 2 canaries - {len(files)} files "
+            f"({sum(len(places[f]) for f in files):,} bytes) under SAGE_HOME/DAGSTER_HOME, "
+            f"{len(places['broker traffic']):,} bytes of broker traffic, "
+            f"{sum(1 for p in places if p.startswith('/proc'))} /proc entries of {len(pids)} worker processes; "
+            f"found in {len(found)}")
     assert found == []

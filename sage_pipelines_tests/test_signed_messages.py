@@ -128,7 +128,7 @@ def test_a_signed_materialization_runs_on_the_worker_and_prints_no_duplicate_tas
 
 
 def test_tasks_published_straight_to_the_broker_unsigned_forged_or_altered_are_refused_and_never_run(
-        home, workers, schema, tmp_path):
+        home, workers, schema, tmp_path, figures):
     name = server_name("fg")
     add_remote(home, name)
     client = redis.Redis.from_url(REDIS)
@@ -178,7 +178,7 @@ def test_tasks_published_straight_to_the_broker_unsigned_forged_or_altered_are_r
                        "the worker to refuse every forged task")
     for what, task_id in ids.items():
         line = next(ln for ln in refused.splitlines() if f"refused task {task_id}" in ln)
-        print(f"{what}: {line[line.index('refused task'):]}")
+        figures(f"{what}: {line[line.index('refused task'):]}")
     assert not queued_messages(client, name)  # consumed and dropped, not requeued
 
     # 3. None of them had any effect.
@@ -215,7 +215,7 @@ def test_a_run_and_a_worker_that_sign_with_different_keys_of_one_key_list_accept
 
 
 def test_a_worker_without_the_runs_key_refuses_its_step_and_the_run_fails_at_once_saying_why(
-        home, workers, schema, tmp_path, monkeypatch):
+        home, workers, schema, tmp_path, monkeypatch, figures):
     name = server_name("nokey")
     add_remote(home, name)
     monkeypatch.setenv("SAGE_SECRET_KEY", Fernet.generate_key().decode())
@@ -225,7 +225,7 @@ def test_a_worker_without_the_runs_key_refuses_its_step_and_the_run_fails_at_onc
     started = time.monotonic()
     outcome = materialize_upload(CASILLA, upload, home=home, tables=["grande3"], server=name)
     seconds = time.monotonic() - started
-    print(f"refused step failed the run after {seconds:.1f} s")
+    figures(f"the refused step failed the run after {seconds:.1f} s")
     assert not outcome.success
     assert any(f"server {name}:" in e and "refused" in e and "SAGE_SECRET_KEY" in e for e in outcome.errors), \
         outcome.errors
