@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.security import MASK, redact_url, remember_secret
+from sage_pipelines.services.broker_tls import split_tls
 from sage_pipelines.services.secrets import add_secret, secret_payload
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
@@ -49,6 +50,7 @@ def split_endpoint(url: str) -> tuple[str, str | None]:
         raise ConfigError(f"--endpoint must be a broker URL ({', '.join(s + '://' for s in BROKER_SCHEMES)}"
                           "host[:port]/...), not "
                           f"{redact_endpoint(url)!r}")
+    split_tls(url.strip())  # refuses unknown or misplaced TLS options now, not when a worker starts
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{port}" if port else "")
     password = unquote(parts.password) if parts.password else None
