@@ -192,7 +192,7 @@ def test_a_bad_casilla_yaml_is_refused_as_the_cli_refuses_it_and_nothing_is_stor
     assert nul["message"] == "ventas_semanales.yaml: line 2: not valid YAML: character U+0000 is not allowed"
 
 
-def test_analyze_proposes_what_sage_analyze_prints_for_the_same_sample(client, admin, tmp_path, capsys):
+def test_analyze_proposes_what_sage_analyze_prints_and_apply_takes_it(client, admin, tmp_path, capsys):
     register(client, admin)
     sample = tmp_path / "semana.zip"
     sample.write_bytes(week_zip(tmp_path))
@@ -202,8 +202,13 @@ def test_analyze_proposes_what_sage_analyze_prints_for_the_same_sample(client, a
     capsys.readouterr()
     assert main(["analyze", CASILLA, "--sample", str(sample)]) == 0
     assert response.json()["yaml"] == capsys.readouterr().out.replace(str(sample), "semana.zip")
-    proposal = response.json()["tables"]["clientes"]
+    document = response.json()["materialization"]
+    proposal = document["materialization"]["tables"]["clientes"]
     assert proposal["strategy"] == "upsert" and proposal["primary_key"] == ["codigo_cliente"]
+    assert response.json()["inferred"]["clientes"]["key_candidates"][0] == ["codigo_cliente"]
+    applied = client.post(f"{API}/materializations", headers=admin, json=document)  # accepted as proposed
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["yaml"] in response.json()["yaml"]
 
 
 def test_an_uploaded_zip_lands_exactly_as_sage_uploads_add_lands_it(client, admin, api_home, tmp_path):
@@ -342,10 +347,10 @@ def test_an_upload_with_run_queues_its_runs_and_the_landing_sensor_leaves_it_alo
 def test_history_lists_what_sage_history_lists(client, admin, api_home, capsys):
     with session_scope(api_home) as session:
         record_history(session, casilla=CASILLA, tabla="fact_ventas", destino="warehouse", upload_id="u1",
-                       estado="fallido", estrategia="upsert", error="ventas.csv, line 5: bad", dagster_run_id="r-1")
+                       estado="failed", estrategia="upsert", error="ventas.csv, line 5: bad", dagster_run_id="r-1")
     rows = client.get(f"{API}/history?casilla={CASILLA}", headers=admin).json()
     assert [(r["table"], r["status"], r["error"], r["run_id"]) for r in rows] == [
-        ("fact_ventas", "fallido", "ventas.csv, line 5: bad", "r-1")]
+        ("fact_ventas", "failed", "ventas.csv, line 5: bad", "r-1")]
     assert rows[0]["run_url"].endswith("/runs/r-1")
     assert error_of(client.get(f"{API}/history?casilla=nada", headers=admin), 404)["message"] == cli_error(
         capsys, ["history", "nada"])

@@ -147,7 +147,7 @@ def test_a_canary_password_set_through_the_api_is_found_nowhere(served, pg_schem
     assert count == 80 and str(price).count(".") == 1 and len(str(price).split(".")[1]) == 2
     history = call("GET", f"/history?casilla={CASILLA}", 200)
     assert [(h["table"], h["status"], h["run_id"]) for h in history] == [
-        (f"{pg_schema}.dim_productos", "exito", run["run_id"])]
+        (f"{pg_schema}.dim_productos", "succeeded", run["run_id"])]
     audit = call("GET", "/audit?limit=1000", 200)
     assert any(a["action"] == "secret.add" and a["after"]["password"] == "***" for a in audit)
 

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from sage_pipelines.api.errors import install_error_handlers
 from sage_pipelines.api.routes import api_router
-from sage_pipelines.servers.instance import ensure_instance
+from sage_pipelines.orchestration.submit import ensure_instance
 from sage_pipelines.services.audit import Actor, acting_as
 from sage_pipelines.services.auth import ANONYMOUS
 from sage_pipelines.services.home import ready_home

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from dagster import DagsterInstance
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -97,16 +96,6 @@ def ensure_dagster_home(home: SageHome) -> Path:
     configure_instance_yaml(target, home)  # PostgreSQL storage (SAGE_DAGSTER_PG_URL), per-server run limits
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ["SAGE_HOME"] = str(home.root)
-    return dagster_home
-
-
-def ensure_instance(home: SageHome) -> Path:
-    """`ensure_dagster_home`, and the instance's storage created now: processes started later (the
-    daemon, the webserver, runs) find it ready instead of racing to create the same SQLite
-    schema (which fails with "more than one head")."""
-    dagster_home = ensure_dagster_home(home)
-    with DagsterInstance.get():
-        pass
     return dagster_home
 
 

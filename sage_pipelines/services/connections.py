@@ -23,11 +23,9 @@ from sage_pipelines.services.secrets import DATABASE_TYPES, get_secret
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.lookup import find_named, get_named, materializations_writing_to
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, utcnow
+from sage_pipelines.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
-
-STATUS_OK, STATUS_ERROR = "ok", "error"
-
 
 def get_connection(session: Session, name: str) -> DatabaseConnection:
     return get_named(session, DatabaseConnection, name, "connection", "sage connections add NAME --secret S")
@@ -58,7 +56,7 @@ def add_connection(session: Session, name: str, secret: str, database: str | Non
         conn = DatabaseConnection(nombre=name, secret_id=row.id)
         session.add(conn)
     conn.secret_id, conn.base_datos, conn.esquema = row.id, database, schema
-    conn.estado_conexion, conn.mensaje_error = "sin_probar", None
+    conn.estado_conexion, conn.mensaje_error = ConnectionStatus.UNTESTED, None
     session.flush()
     session.refresh(conn, ["secret"])
     audit(session, "connection.add" if before is None else "connection.replace", f"connection:{name}",
@@ -102,7 +100,7 @@ def test_connection(session: Session, name: str, *, home: SageHome | None = None
     conn = get_connection(session, name)
     ok, latency, reason = probe(connection_settings(session, conn, home=home), timeout)
     before = {"status": conn.estado_conexion}
-    conn.estado_conexion = STATUS_OK if ok else STATUS_ERROR
+    conn.estado_conexion = ConnectionStatus.OK if ok else ConnectionStatus.ERROR
     conn.ultimo_test = utcnow()
     conn.latencia_ms = latency
     conn.mensaje_error = None if ok else reason

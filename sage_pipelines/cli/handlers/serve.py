@@ -1,4 +1,4 @@
-"""`sage serve [--host 127.0.0.1] [--port 8080]`: the console and REST API on this SAGE_HOME."""
+"""`sage serve`: `api.app.create_app` on uvicorn, logs redacted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sage_pipelines.security import install_log_redaction
 from sage_pipelines.services.home import ready_home
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace) -> int:
     home = ready_home()
     app = create_app(home)
     install_log_redaction()
@@ -19,11 +19,3 @@ def _cmd_serve(args: argparse.Namespace) -> int:
           f"SAGE_HOME={home.root}); a token: `sage tokens create USER`", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="the console and REST API (FastAPI + uvicorn) on this SAGE_HOME")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    p.set_defaults(func=_cmd_serve)
