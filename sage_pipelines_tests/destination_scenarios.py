@@ -13,7 +13,7 @@ import datetime as dt
 import threading
 import uuid
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
@@ -166,8 +166,17 @@ def expected_table(spec: TableSpec, uploads: Iterable[tuple[str, list[Row]]]) ->
     return [{n: r.get(n) for n in names} for r in oracle.rows]
 
 
+def _sort_text(v: Any) -> str:
+    """One spelling per value: equal decimals of different scales (1.5, 1.5000000000) sort alike."""
+    if isinstance(v, Decimal):
+        with localcontext() as exact:
+            exact.prec = 100
+            return format((v + 0).normalize(), "f")
+    return str(v)
+
+
 def _sort_key(r: Row) -> tuple:
-    return tuple((v is None, str(v)) for v in r.values())
+    return tuple((v is None, _sort_text(v)) for v in r.values())
 
 
 def normalized(rows: Iterable[Row]) -> list[Row]:
@@ -354,6 +363,16 @@ class DestinationScenarios:
         ]
         self.run_uploads(destination, spec, [("u1", rows)])
         assert stored_rows(destination, spec) == normalized(expected_table(spec, [("u1", rows)]))
+
+    def test_text_with_unicode_line_separators_round_trips_also_as_keys(self, destination, make_spec):
+        """Regression (found by hypothesis on Delta): U+0085 and U+2028 in a column's min / max
+        broke reading the commit's log entry, which was split with `str.splitlines`."""
+        spec = make_spec(Strategy.UPSERT, columns=TEXT_KEY, primary_key=("codigo",))
+        odd = ["\x85", "a\u2028b", "\u2029", "\x0b\x0c", "\x1c\x1d\x1e", "\x85z"]
+        u1 = ("u1", [{"codigo": t, "semana": t, "monto": Decimal(i)} for i, t in enumerate(odd)])
+        u2 = ("u2", [{"codigo": "\x85", "semana": "\u2028", "monto": Decimal(9)}])
+        self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
 
     @pytest.mark.parametrize("strategy", list(Strategy))
     def test_an_empty_upload(self, destination, make_spec, strategy):

@@ -179,7 +179,9 @@ class DeltaDestination(LakeDestination):
         log = f"{root}/{self.namespace(table)}/{table.name}/_delta_log/{version:020d}.json"
         added, removed = [], []
         with fs.open_input_stream(log) as f:
-            for line in f.read().decode().splitlines():
+            # One JSON action per "\n"-terminated line; not `splitlines`, which also breaks at
+            # U+0085, U+2028, ... that column statistics may hold unescaped.
+            for line in f.read().decode().split("\n"):
                 action = json.loads(line) if line.strip() else {}
                 if "add" in action:
                     added.append(unquote(action["add"]["path"]))
