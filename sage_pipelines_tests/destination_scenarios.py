@@ -133,23 +133,30 @@ class Oracle:
     def __init__(self) -> None:
         self.rows: list[Row] = []
 
-    def write(self, spec: TableSpec, upload_id: str, rows: list[Row]) -> None:
+    def write(self, spec: TableSpec, upload_id: str, rows: list[Row]) -> tuple[int, int, int]:
+        """Apply one write; (inserted, updated, deleted) as its `WriteResult` must report them."""
         names = [c.name for c in spec.columns]
         incoming = [{**{n: r.get(n) for n in names}, UPLOAD_ID_COLUMN: upload_id} for r in rows]
+        before = len(self.rows)
         if spec.strategy is Strategy.UPSERT:
             key = lambda r: tuple(r.get(k) for k in spec.primary_key)  # noqa: E731
             last = {key(r): r for r in incoming}  # last row in file order wins
             old = {key(r): r for r in self.rows}
             self.rows = [r for r in self.rows if key(r) not in last] + [{**old.get(k, {}), **r}
                                                                         for k, r in last.items()]
-        elif spec.strategy is Strategy.DELETE_INSERT:
+            updated = sum(k in old for k in last)
+            return len(last) - updated, updated, 0
+        if spec.strategy is Strategy.DELETE_INSERT:
             by = spec.effective_delete_by
             present = {tuple(r.get(k) for k in by) for r in incoming}
-            self.rows = [r for r in self.rows if tuple(r.get(k) for k in by) not in present] + incoming
+            self.rows = [r for r in self.rows if tuple(r.get(k) for k in by) not in present]
         elif spec.strategy is Strategy.APPEND:
-            self.rows = [r for r in self.rows if r[UPLOAD_ID_COLUMN] != upload_id] + incoming
+            self.rows = [r for r in self.rows if r[UPLOAD_ID_COLUMN] != upload_id]
         else:
-            self.rows = incoming
+            self.rows = []
+        deleted = before - len(self.rows)
+        self.rows += incoming
+        return len(incoming), 0, deleted
 
     def table(self, spec: TableSpec) -> list[Row]:
         """The rows as `stored_rows(destination, spec)` returns them: `spec`'s columns, sorted."""
@@ -429,6 +436,21 @@ class DestinationScenarios:
         self.run_uploads(destination, wider, [("u2", [{**row(2), "region": "Cusco"}, {**row(3), "region": None}])])
         rows = {r["id"]: r for r in stored_rows(destination, wider)}
         assert rows[1]["region"] is None and rows[2]["region"] == "Cusco" and rows[3]["codigo"] == "c"
+
+    @pytest.mark.parametrize("strategy", [Strategy.UPSERT, Strategy.DELETE_INSERT, Strategy.APPEND])
+    def test_a_write_that_adds_a_column_keeps_the_rows_it_does_not_replace(self, destination, make_spec, strategy):
+        """Regression (found by hypothesis on Delta): a delete_insert or append merge that added
+        a column was refused by delta-rs ('rows failed validation check') whenever the table kept
+        rows it did not replace, because the merge source had loosened the NOT NULL `_sage_*`."""
+        spec = make_spec(strategy, delete_by=("semana",) if strategy is Strategy.DELETE_INSERT else ())
+        wider = replace(spec, columns=spec.columns + (Column("region", ColumnType(Kind.TEXT)),))
+        oracle = Oracle()
+        for s, upload_id, rows in ((spec, "u1", [row(1, semana=1), row(2, semana=2)]),
+                                   (spec, "u2", [row(3, semana=2)]),
+                                   (wider, "u2", [{**row(4, semana=1), "region": "Lima"}])):
+            destination.write(reader_of(rows, s.columns), s, upload_id)
+            oracle.write(s, upload_id, rows)
+        assert stored_rows(destination, wider) == oracle.table(wider)
 
     @pytest.mark.parametrize("column, narrow, wide, old, new", [
         ("monto", ColumnType(Kind.DECIMAL, 12, 2), ColumnType(Kind.DECIMAL, 38, 10),

@@ -39,7 +39,7 @@ from sage_pipelines.destinations.lake.rows import (
     Counts,
     apply_strategy,
     counts,
-    distinct_keys,
+    last_per_key,
     match_columns,
 )
 from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
@@ -146,13 +146,16 @@ class DeltaDestination(LakeDestination):
 
     def _merge_replace(self, current: DeltaTable, data: pa.Table, table: TableSpec,
                        partitions: list[DeltaPartition], merge_schema: bool) -> dict[str, Any]:
-        """Delete the rows whose match columns occur in the upload, insert the upload: one merge."""
+        """Delete the rows whose match columns occur in the upload, insert the upload: one merge.
+
+        The delete rows are one upload row per distinct match value, so the source keeps the
+        table's NOT NULL columns non-null: delta-rs 1.6 checks a merge that adds a column against
+        the source's nullability and refuses it when the source loosens a NOT NULL column
+        (delta-io/delta-rs#4527; found by hypothesis)."""
         columns = match_columns(table)
-        keys = distinct_keys(data, columns)
-        loose = pa.schema([f.with_nullable(True) for f in data.schema])  # delete rows hold NULLs
-        deletes = with_partition_columns(conform(keys, loose), partitions)
+        deletes = last_per_key(data, list(columns))
         source = pa.concat_tables([
-            data.cast(loose).append_column(OP_COLUMN, pa.repeat(pa.scalar("insert"), data.num_rows)),
+            data.append_column(OP_COLUMN, pa.repeat(pa.scalar("insert"), data.num_rows)),
             deletes.append_column(OP_COLUMN, pa.repeat(pa.scalar("delete"), deletes.num_rows)),
         ])
         op = f"s.{quote(OP_COLUMN)}"
