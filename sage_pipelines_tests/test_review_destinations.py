@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sage_pipelines.destinations.base import ConnectionSettings, LakeSettings, Strategy, TableSpec
+from sage_pipelines.destinations.base import ConnectionSettings, Strategy, TableSpec
 from sage_pipelines.types import Column, ColumnType, Kind
-from sage_pipelines_tests.conftest import MYSQL_HOST, unique_name
+from sage_pipelines_tests.conftest import MYSQL_HOST
 from sage_pipelines_tests.destination_scenarios import (
     TEXT_KEY,
     expected_table,
@@ -21,32 +20,7 @@ from sage_pipelines_tests.destination_scenarios import (
     reader_of,
     stored_rows,
 )
-
-def _destination(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, str]:
-    """A destination of `kind` and a namespace of its own (removed by the fixtures used)."""
-    if kind == "duckdb":
-        from sage_pipelines.destinations.duckdb import DuckDBDestination
-        return DuckDBDestination(ConnectionSettings(kind="duckdb", name="warehouse",
-                                                    database=str(tmp_path / "w.duckdb"))), "main"
-    if kind == "postgresql":
-        from sage_pipelines.destinations.postgres import PostgresDestination
-        from sage_pipelines_tests.test_destination_postgres import pg_settings
-        return PostgresDestination(pg_settings()), request.getfixturevalue("pg_schema")
-    if kind == "mysql":
-        from sage_pipelines.destinations.mysql import MySQLDestination
-        database = request.getfixturevalue("mysql_database")
-        return MySQLDestination(ConnectionSettings(kind="mysql", name="m", host=MYSQL_HOST, port=3306,
-                                                   user="root", database=database)), database
-    warehouse = (tmp_path / "lake").as_uri()
-    settings = LakeSettings(name="lake", warehouse=warehouse, format=kind)
-    if kind == "iceberg":
-        from sage_pipelines.destinations.iceberg import IcebergDestination
-        return IcebergDestination(settings), unique_name("ns")
-    if kind == "delta":
-        from sage_pipelines.destinations.delta import DeltaDestination
-        return DeltaDestination(settings), unique_name("ns")
-    from sage_pipelines.destinations.hudi import HudiDestination
-    return HudiDestination(settings), "ventas"
+from sage_pipelines_tests.destination_kinds import make_destination
 
 
 def spec(namespace: str, strategy: Strategy, columns=TEXT_KEY, **kw: Any) -> TableSpec:
@@ -141,7 +115,7 @@ def test_upsert_into_a_table_created_without_a_key_is_refused_and_leaves_it(kind
     (MySQL did) nor fail with the driver's ON CONFLICT message — it is refused in one clear line."""
     from sage_pipelines.errors import DestinationError
 
-    destination, namespace = _destination(kind, request, tmp_path)
+    destination, namespace = make_destination(kind, request, tmp_path)
     appended = spec(namespace, Strategy.APPEND)
     rows = [{"codigo": "a", "semana": "w1", "monto": Decimal(1)}]
     write_all(destination, appended, [("u1", rows)])
@@ -170,7 +144,7 @@ def test_a_lake_write_spools_the_upload_to_disk_and_removes_it_even_on_failure(k
     mapped: list[str] = []
     real_memory_map = pa.memory_map
     monkeypatch.setattr(pa, "memory_map", lambda path, *a: mapped.append(str(path)) or real_memory_map(path, *a))
-    destination, namespace = _destination(kind, request, tmp_path)
+    destination, namespace = make_destination(kind, request, tmp_path)
     table = spec(namespace, Strategy.APPEND)
     rows = [{"codigo": f"c{i}", "semana": "w1", "monto": Decimal(i)} for i in range(6)]
     write_all(destination, table, [("u1", rows)])

@@ -1,0 +1,190 @@
+"""Property-based tests: random sequences of uploads into one table, on real destinations, and
+after every write the table equals what the oracle (`destination_scenarios.Oracle`) predicts.
+
+Each example draws a table (strategy, primary key, delete_by, schema_change) and one to four
+writes: new uploads, each carrying the key columns plus a random subset of the others in a
+random order (so columns are added as they first appear, and an upsert lacking a column must
+keep its old values), or a re-run of an earlier upload. Values cover every logical type with the
+awkward ones (leading zeros, '' next to NULL, 38-digit decimals, dates and timestamps at the
+ends of their range, unicode, quotes, newlines, tabs, backslashes, keys equal but for case or a
+trailing space, duplicate keys within an upload). The write's counts (inserted, updated,
+deleted, rows) must be the oracle's too. Under `freeze`, an upload bringing a column the table
+lacks must be refused and leave the table as it was.
+
+`make test` runs a bounded, reproducible budget (profile `sage-default`) on DuckDB, PostgreSQL
+and Delta; `pytest -m hypothesis_long` runs every destination with a larger random budget
+(profile `sage-long`; SAGE_HYPOTHESIS_EXAMPLES sets it). Text never holds NUL: PostgreSQL and
+SQL Server cannot store it (refused with a clear error), and text keys stay under MySQL's 255.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from sage_pipelines.destinations.base import SchemaChange, Strategy, TableSpec
+from sage_pipelines.errors import SchemaChangeError
+from sage_pipelines.types import Column, ColumnType, Kind
+from sage_pipelines_tests.destination_kinds import KINDS, make_destination
+from sage_pipelines_tests.destination_scenarios import Oracle, Row, reader_of, stored_rows
+
+_COMMON = dict(deadline=None, database=None,
+               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                      HealthCheck.data_too_large])
+settings.register_profile("sage-default", max_examples=50, derandomize=True, **_COMMON)
+settings.register_profile("sage-long", max_examples=int(os.environ.get("SAGE_HYPOTHESIS_EXAMPLES", "150")),
+                          print_blob=True, **_COMMON)
+DEFAULT_KINDS = ("duckdb", "postgresql", "delta")
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", ColumnType(Kind.INTEGER)),
+    Column("k", ColumnType(Kind.TEXT)),
+    Column("txt", ColumnType(Kind.TEXT)),
+    Column("num", ColumnType(Kind.DECIMAL, 38, 10)),
+    Column("big", ColumnType(Kind.DECIMAL, 38, 0)),
+    Column("n", ColumnType(Kind.INTEGER)),
+    Column("d", ColumnType(Kind.DATE)),
+    Column("ts", ColumnType(Kind.TIMESTAMP)),
+    Column("b", ColumnType(Kind.BOOLEAN)),
+)
+BY_NAME = {c.name: c for c in COLUMNS}
+PRIMARY_KEYS = (("id",), ("k",), ("id", "k"), ("d", "k"))
+DELETE_BY = ((), ("n",), ("k",), ("b",))  # (): the primary key
+
+AWKWARD_TEXT = ("", " ", "0", "007", "000123", "a", "A", "a ", " a", "á", "a\u0301", "NULL", "\\N", "\\",
+                "\\\\", "'", '"', "''", "\t", "\n", "\r", "\r\n", "x,y;z|w", "%s", "?", "--", "😀", "漢字",
+                "line 1\nline 2", "tab\there", "back\\slash")
+_CHARS = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+_MAX_38 = 10 ** 38 - 1
+_FAR = (dt.date(1, 1, 1), dt.date(9999, 12, 31))
+
+
+def _values(kind: Kind, key: bool) -> st.SearchStrategy[Any]:
+    """Values of one column; key (and delete_by) columns draw from small pools so that keys
+    repeat within and across uploads, and are never NULL (refusing NULL keys is a scenario)."""
+    if kind is Kind.INTEGER:
+        if key:
+            return st.one_of(st.integers(-2, 6), st.sampled_from((-2 ** 63, 2 ** 63 - 1)))
+        return st.integers(-2 ** 63, 2 ** 63 - 1)
+    if kind is Kind.TEXT:
+        if key:
+            return st.one_of(st.sampled_from(AWKWARD_TEXT), st.text(_CHARS, max_size=4))
+        return st.one_of(st.sampled_from(AWKWARD_TEXT), st.text(_CHARS, max_size=24))
+    if kind is Kind.DATE:
+        if key:
+            return st.sampled_from((_FAR[0], dt.date(1970, 1, 1), dt.date(2024, 2, 29), _FAR[1]))
+        return st.dates(*_FAR)
+    if kind is Kind.TIMESTAMP:
+        return st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999_999))
+    if kind is Kind.BOOLEAN:
+        return st.booleans()
+    raise AssertionError(kind)
+
+
+def _decimals(scale: int) -> st.SearchStrategy[Decimal]:
+    """Up to 38 digits at the column's scale (38 digits with 10 after the point, or 38 whole)."""
+    units = st.one_of(st.integers(-10 ** 12, 10 ** 12), st.integers(-_MAX_38, _MAX_38),
+                      st.sampled_from((-_MAX_38, _MAX_38, 0, 1, -1)))
+    return units.map(lambda u: Decimal(f"{u}E-{scale}"))  # exact: no context rounding
+
+
+def _column_values(column: Column, key: bool) -> st.SearchStrategy[Any]:
+    if column.type.kind is Kind.DECIMAL:
+        values = _decimals(column.type.scale or 0)
+    else:
+        values = _values(column.type.kind, key)
+    return values if key else st.one_of(st.none(), values)
+
+
+@dataclass(frozen=True)
+class Step:
+    upload_id: str
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+
+    def __repr__(self) -> str:
+        return f"Step({self.upload_id!r}, {[c.name for c in self.columns]}, rows={list(self.rows)!r})"
+
+
+@dataclass(frozen=True)
+class Case:
+    strategy: Strategy
+    primary_key: tuple[str, ...]
+    delete_by: tuple[str, ...]
+    policy: SchemaChange
+    steps: tuple[Step, ...]
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> Case:
+    strategy = draw(st.sampled_from(list(Strategy)))
+    keyed = strategy in (Strategy.UPSERT, Strategy.DELETE_INSERT)
+    primary_key = draw(st.sampled_from(PRIMARY_KEYS if keyed else PRIMARY_KEYS + ((),)))
+    delete_by = draw(st.sampled_from(DELETE_BY)) if strategy is Strategy.DELETE_INSERT else ()
+    keys = tuple(dict.fromkeys(primary_key + delete_by))
+    others = [c.name for c in COLUMNS if c.name not in keys]
+    policy = draw(st.sampled_from(list(SchemaChange)))
+    steps: list[Step] = []
+    for i in range(draw(st.integers(1, 4))):
+        if steps and draw(st.integers(0, 3)) == 0:
+            steps.append(draw(st.sampled_from(steps)))  # a re-run of an earlier upload
+            continue
+        chosen = draw(st.lists(st.sampled_from(others), unique=True, min_size=0 if keys else 1,
+                               max_size=len(others)))
+        columns = tuple(BY_NAME[n] for n in draw(st.permutations(list(keys) + chosen)))
+        row = st.fixed_dictionaries({c.name: _column_values(c, c.name in keys) for c in columns})
+        rows = draw(st.lists(row, max_size=8))
+        steps.append(Step(f"u{i}", columns, tuple(rows)))
+    return Case(strategy, primary_key, delete_by, policy, tuple(steps))
+
+
+def check_case(destination: Any, namespace: str, case: Case) -> None:
+    """Write the case's steps into a new table; after each, the table must equal the oracle's."""
+    name = f"p_{uuid.uuid4().hex[:10]}"
+    oracle = Oracle()
+    present: set[str] = set()
+    event(f"{case.strategy.value}, {len(case.steps)} write(s)")  # shown by --hypothesis-show-statistics
+    for number, step in enumerate(case.steps, 1):
+        spec = TableSpec(name=name, columns=step.columns, strategy=case.strategy, schema=namespace,
+                         primary_key=case.primary_key, delete_by=case.delete_by, schema_change=case.policy)
+        brings = {c.name for c in step.columns} - present
+        if present and brings and case.policy is SchemaChange.FREEZE:
+            with pytest.raises(SchemaChangeError, match="freeze"):
+                destination.write(reader_of(list(step.rows), spec.columns), spec, step.upload_id)
+        else:
+            result = destination.write(reader_of(list(step.rows), spec.columns), spec, step.upload_id)
+            inserted, updated, deleted = oracle.write(spec, step.upload_id, list(step.rows))
+            present |= brings
+            assert (result.inserted, result.updated, result.deleted, result.rows) == \
+                (inserted, updated, deleted, inserted + updated), f"counts of step {number}"
+        table = replace(spec, columns=tuple(c for c in COLUMNS if c.name in present))
+        assert stored_rows(destination, table) == oracle.table(table), f"after step {number}"
+    event(f"table holds {min(len(oracle.rows), 10)}{'+' if len(oracle.rows) >= 10 else ''} row(s)")
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, tmp_path) -> tuple[Any, str]:
+    return make_destination(request.param, request, tmp_path)
+
+
+@pytest.mark.parametrize("target", DEFAULT_KINDS, indirect=True)
+@settings(settings.get_profile("sage-default"))
+@given(case=cases())
+def test_random_upload_sequences_leave_the_table_the_oracle_predicts(target, case):
+    check_case(*target, case)
+
+
+@pytest.mark.hypothesis_long
+@pytest.mark.parametrize("target", KINDS, indirect=True)
+@settings(settings.get_profile("sage-long"))
+@given(case=cases())
+def test_random_upload_sequences_on_every_destination_with_a_larger_budget(target, case):
+    check_case(*target, case)
