@@ -7,9 +7,11 @@ random order (so columns are added as they first appear, and an upsert lacking a
 keep its old values), or a re-run of an earlier upload. Values cover every logical type with the
 awkward ones (leading zeros, '' next to NULL, 38-digit decimals, dates and timestamps at the
 ends of their range, unicode, quotes, newlines, tabs, backslashes, keys equal but for case or a
-trailing space, duplicate keys within an upload). The write's counts (inserted, updated,
-deleted, rows) must be the oracle's too. Under `freeze`, an upload bringing a column the table
-lacks must be refused and leave the table as it was.
+trailing space, duplicate keys within an upload). Non-key columns may be declared with a
+narrower or wider type than the table has (decimal(20,4) / decimal(38,10), integer / decimal,
+date / timestamp): the write must widen the column (evolve) or cast into it. The write's counts
+(inserted, updated, deleted, rows) must be the oracle's too. Under `freeze`, an upload bringing
+a new column or a wider type must be refused and leave the table as it was.
 
 `make test` runs a bounded, reproducible budget (profile `sage-default`) on DuckDB, PostgreSQL
 and Delta; `pytest -m hypothesis_long` runs every destination with a larger random budget
@@ -34,7 +36,7 @@ from sage_pipelines.destinations.base import SchemaChange, Strategy, TableSpec
 from sage_pipelines.errors import SchemaChangeError
 from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.destination_kinds import KINDS, make_destination
-from sage_pipelines_tests.destination_scenarios import Oracle, Row, reader_of, stored_rows
+from sage_pipelines_tests.destination_scenarios import Oracle, Row, normalized, reader_of, stored_rows
 
 _COMMON = dict(deadline=None, database=None,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -56,6 +58,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("b", ColumnType(Kind.BOOLEAN)),
 )
 BY_NAME = {c.name: c for c in COLUMNS}
+# Types an upload may declare instead (not for key columns): each pair widens one way, so a
+# write either widens the table's column (evolve; freeze refuses) or is cast into it.
+ALTERNATIVES = {"num": ColumnType(Kind.DECIMAL, 20, 4), "n": ColumnType(Kind.DECIMAL, 38, 10),
+                "d": ColumnType(Kind.TIMESTAMP)}
 PRIMARY_KEYS = (("id",), ("k",), ("id", "k"), ("d", "k"))
 DELETE_BY = ((), ("n",), ("k",), ("b",))  # (): the primary key
 
@@ -89,16 +95,17 @@ def _values(kind: Kind, key: bool) -> st.SearchStrategy[Any]:
     raise AssertionError(kind)
 
 
-def _decimals(scale: int) -> st.SearchStrategy[Decimal]:
-    """Up to 38 digits at the column's scale (38 digits with 10 after the point, or 38 whole)."""
-    units = st.one_of(st.integers(-10 ** 12, 10 ** 12), st.integers(-_MAX_38, _MAX_38),
-                      st.sampled_from((-_MAX_38, _MAX_38, 0, 1, -1)))
+def _decimals(precision: int, scale: int) -> st.SearchStrategy[Decimal]:
+    """Every digit the type holds (38 digits with 10 after the point, or 38 whole), its extremes."""
+    most = 10 ** precision - 1
+    units = st.one_of(st.integers(-10 ** 12, 10 ** 12), st.integers(-most, most),
+                      st.sampled_from((-most, most, 0, 1, -1)))
     return units.map(lambda u: Decimal(f"{u}E-{scale}"))  # exact: no context rounding
 
 
 def _column_values(column: Column, key: bool) -> st.SearchStrategy[Any]:
     if column.type.kind is Kind.DECIMAL:
-        values = _decimals(column.type.scale or 0)
+        values = _decimals(column.type.precision or 38, column.type.scale or 0)
     else:
         values = _values(column.type.kind, key)
     return values if key else st.one_of(st.none(), values)
@@ -139,34 +146,64 @@ def cases(draw: st.DrawFn) -> Case:
             continue
         chosen = draw(st.lists(st.sampled_from(others), unique=True, min_size=0 if keys else 1,
                                max_size=len(others)))
-        columns = tuple(BY_NAME[n] for n in draw(st.permutations(list(keys) + chosen)))
+        retyped = {n for n in chosen if n in ALTERNATIVES and draw(st.booleans())}
+        columns = tuple(Column(n, ALTERNATIVES[n]) if n in retyped else BY_NAME[n]
+                        for n in draw(st.permutations(list(keys) + chosen)))
         row = st.fixed_dictionaries({c.name: _column_values(c, c.name in keys) for c in columns})
         rows = draw(st.lists(row, max_size=8))
         steps.append(Step(f"u{i}", columns, tuple(rows)))
     return Case(strategy, primary_key, delete_by, policy, tuple(steps))
 
 
+def _outcome(table: dict[str, ColumnType], step: Step, policy: SchemaChange) -> dict[str, ColumnType] | None:
+    """The table's column types after `step` under the README's schema-change rules, or None
+    when the write must be refused (freeze, and the upload brings a column or a wider type)."""
+    after = dict(table)
+    for c in step.columns:
+        have = table.get(c.name)
+        if have is None or (have != c.type and have.can_widen_to(c.type)):
+            if table and policy is SchemaChange.FREEZE:
+                return None
+            after[c.name] = c.type
+        else:
+            assert have == c.type or c.type.can_widen_to(have), "the alternatives always widen one way"
+    return after
+
+
+def _in_type(value: Any, type_: ColumnType) -> Any:
+    """A value written before its column was widened, as the wider column holds it."""
+    if type_.kind is Kind.TIMESTAMP and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time())
+    return value
+
+
 def check_case(destination: Any, namespace: str, case: Case) -> None:
-    """Write the case's steps into a new table; after each, the table must equal the oracle's."""
+    """Write the case's steps into a new table; after each, the table (with its columns' current
+    types) and the write's counts must be the oracle's."""
     name = f"p_{uuid.uuid4().hex[:10]}"
     oracle = Oracle()
-    present: set[str] = set()
+    types: dict[str, ColumnType] = {}
     event(f"{case.strategy.value}, {len(case.steps)} write(s)")  # shown by --hypothesis-show-statistics
     for number, step in enumerate(case.steps, 1):
         spec = TableSpec(name=name, columns=step.columns, strategy=case.strategy, schema=namespace,
                          primary_key=case.primary_key, delete_by=case.delete_by, schema_change=case.policy)
-        brings = {c.name for c in step.columns} - present
-        if present and brings and case.policy is SchemaChange.FREEZE:
+        after = _outcome(types, step, case.policy)
+        if after is None:
+            event("refused under freeze")
             with pytest.raises(SchemaChangeError, match="freeze"):
                 destination.write(reader_of(list(step.rows), spec.columns), spec, step.upload_id)
         else:
+            if any(types.get(n) not in (None, t) for n, t in after.items()):
+                event("a column widened")
             result = destination.write(reader_of(list(step.rows), spec.columns), spec, step.upload_id)
             inserted, updated, deleted = oracle.write(spec, step.upload_id, list(step.rows))
-            present |= brings
+            types = after
             assert (result.inserted, result.updated, result.deleted, result.rows) == \
                 (inserted, updated, deleted, inserted + updated), f"counts of step {number}"
-        table = replace(spec, columns=tuple(c for c in COLUMNS if c.name in present))
-        assert stored_rows(destination, table) == oracle.table(table), f"after step {number}"
+        table = replace(spec, columns=tuple(Column(c.name, types[c.name]) for c in COLUMNS if c.name in types))
+        expected = normalized({n: _in_type(v, types[n]) if n in types else v for n, v in r.items()}
+                              for r in oracle.table(table))
+        assert stored_rows(destination, table) == expected, f"after step {number}"
     event(f"table holds {min(len(oracle.rows), 10)}{'+' if len(oracle.rows) >= 10 else ''} row(s)")
 
 
