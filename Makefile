@@ -16,6 +16,7 @@ demo: $(STAMP)
 	.venv/bin/sage demo
 
 test: $(STAMP)
+	.venv/bin/lint-imports
 	bash scripts/services.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 

@@ -80,3 +80,33 @@ def mysql_database() -> str:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         conn.close()
+
+
+# --- opt-in long runs and the figures tests report ----------------------------------------------
+# Tests marked with one of these run only when `-m` selects them (e.g. `pytest -m fuzz_long`);
+# `make test` leaves them out.
+OPT_IN_MARKERS = ("fuzz_long", "hypothesis_long")
+_FIGURES = pytest.StashKey[list]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    selected = config.getoption("markexpr") or ""
+    for item in items:
+        for marker in OPT_IN_MARKERS:
+            if item.get_closest_marker(marker) and marker not in selected:
+                item.add_marker(pytest.mark.skip(reason=f"opt-in: run with -m {marker}"))
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest):
+    """`figures(text)` prints `text` in the run's summary (points tried, held, seconds, ...)."""
+    lines = request.config.stash.setdefault(_FIGURES, [])
+    return lambda text: lines.append(f"{request.node.nodeid}: {text}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    lines = config.stash.get(_FIGURES, [])
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)

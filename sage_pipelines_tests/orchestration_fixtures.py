@@ -14,9 +14,9 @@ CASILLA = "ventas_semanales"
 @pytest.fixture
 def demo_home(sage_home: Path) -> SageHome:
     """SAGE_HOME initialised, with casilla ventas_semanales and its DuckDB materialization."""
-    from sage_pipelines.cli.setup import init_home
+    from sage_pipelines.services.home import init_home
     from sage_pipelines.demo import register_demo
-    from sage_pipelines.orchestration.run import ensure_dagster_home
+    from sage_pipelines.servers.instance import ensure_dagster_home
 
     home = register_demo(init_home(SageHome(sage_home)))
     ensure_dagster_home(home)
@@ -27,7 +27,7 @@ def land_week(home: SageHome, tmp_path: Path, week: int, upload_id: str | None =
     """Generate the demo's week `week` and add it as an upload; returns the upload id."""
     from sage_pipelines.demo.data import write_week
     from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.uploads import add_upload
+    from sage_pipelines.services.uploads import add_upload
 
     folder = write_week(tmp_path / f"week{week}_{upload_id or 'auto'}", week)
     with session_scope(home) as session:

@@ -129,7 +129,7 @@ def write_csv(path: Path, rows: list[tuple]) -> None:
 def make_upload(home: SageHome, folder: Path, sizes: dict[str, int], seed: int = 1) -> tuple[str, dict[str, list]]:
     """Write one CSV per catalog in `sizes` (bytes) and add them as an upload; returns (id, rows)."""
     from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.uploads import add_upload
+    from sage_pipelines.services.uploads import add_upload
 
     folder.mkdir(parents=True)
     data = {}
@@ -144,12 +144,12 @@ def build_home(root: Path, pg_schema: str) -> SageHome:
     """An initialised SAGE_HOME (exported) with the casilla and its PostgreSQL materialization."""
     from dagster import DagsterInstance
 
-    from sage_pipelines.cli.setup import init_home
-    from sage_pipelines.orchestration.run import ensure_dagster_home
-    from sage_pipelines.store.casillas import register_casilla
-    from sage_pipelines.store.connections import add_connection
+    from sage_pipelines.services.home import init_home
+    from sage_pipelines.servers.instance import ensure_dagster_home
+    from sage_pipelines.services.casillas import register_casilla
+    from sage_pipelines.services.connections import add_connection
     from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.secrets import add_secret
+    from sage_pipelines.services.secrets import add_secret
 
     os.environ["SAGE_HOME"] = str(root)
     os.environ["DAGSTER_HOME"] = str(root / "dagster")
@@ -166,7 +166,7 @@ def build_home(root: Path, pg_schema: str) -> SageHome:
 
 
 def apply(home: SageHome, server_pin: str = "auto") -> None:
-    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.services.materializations import apply_materialization
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:
@@ -174,7 +174,7 @@ def apply(home: SageHome, server_pin: str = "auto") -> None:
 
 
 def add_remote(home: SageHome, name: str, endpoint: str = REDIS, capacity: int = 1, priority: int = 0) -> None:
-    from sage_pipelines.servers.registry import add_server
+    from sage_pipelines.services.servers import add_server
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:
@@ -209,7 +209,7 @@ class Worker:
 
     def wait_online(self, timeout: float) -> None:
         from sage_pipelines.servers.health import probe_server
-        from sage_pipelines.servers.registry import get_server
+        from sage_pipelines.services.servers import get_server
         from sage_pipelines.store.db import session_scope
 
         deadline = time.monotonic() + timeout

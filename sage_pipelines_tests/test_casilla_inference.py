@@ -151,7 +151,7 @@ def test_sage_analyze_defaults_to_the_newest_upload(sage_home: Path, tmp_path: P
 
 def test_proposed_block_is_a_valid_materialization_tables_block(sage_home: Path, pedidos, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    from sage_pipelines.spec.loader import load_spec
+    from sage_pipelines.materialization.loader import load_spec
 
     _sage, path = pedidos
     yaml_file = tmp_path / "pedidos.yaml"

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from sage_pipelines.cli import main
-from sage_pipelines.cli.setup import init_home
+from sage_pipelines.services.home import init_home
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.spec.persist import apply_materialization
-from sage_pipelines.store.casillas import list_casillas, load_casilla, register_casilla
+from sage_pipelines.services.materializations import apply_materialization
+from sage_pipelines.services.casillas import list_casillas, load_casilla, register_casilla
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import AuditLog, Casilla
 
@@ -47,7 +47,7 @@ def test_re_adding_a_name_updates_its_yaml(store, samples):
 
 
 def test_a_new_yaml_that_breaks_a_materialization_is_refused(store, samples):
-    from sage_pipelines_tests.test_spec import add_connection
+    from sage_pipelines_tests.test_materialization import add_connection
 
     register_casilla(store, "ventas", (samples / "sistema_ventas_excel_csv_zip.yaml").read_text(), "v1.yaml")
     add_connection(store, "analytics")

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sage_pipelines.cli import main
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.connections import (
+from sage_pipelines.services.connections import (
     add_connection, connection_settings, get_connection, test_connection)
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import AuditLog
-from sage_pipelines.store.secrets import add_secret
+from sage_pipelines.services.secrets import add_secret
 from sage_pipelines_tests.conftest import MYSQL_HOST, PG_URL, unique_name
 from sage_pipelines_tests.secrets_support import add_secret_cli, canary, home  # noqa: F401 (fixture)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sage_pipelines.cli import main
-from sage_pipelines.cli.setup import init_home
+from sage_pipelines.services.home import init_home
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.history import list_history, record_history
 from sage_pipelines.store.models import MaterializationServer

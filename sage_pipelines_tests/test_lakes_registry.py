@@ -12,10 +12,10 @@ from pyiceberg.catalog.sql import SqlCatalog
 from sage_pipelines.cli import main
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.builtins import register_builtins
-from sage_pipelines.store.connections import connection_settings, list_connections, test_connection
+from sage_pipelines.services.home import register_builtins
+from sage_pipelines.services.connections import connection_settings, list_connections, test_connection
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.lakes import file_uri_path, lake_settings, list_lakes
+from sage_pipelines.services.lakes import file_uri_path, lake_settings, list_lakes
 from sage_pipelines_tests.secrets_support import add_secret_cli, canary, home  # noqa: F401 (fixture)
 
 

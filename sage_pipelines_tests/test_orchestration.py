@@ -206,7 +206,7 @@ def test_executions_sensor_lands_successful_executions_as_uploads(demo_home, tmp
 
 def test_an_execution_for_a_casilla_registered_later_lands_once_it_is(demo_home, tmp_path):
     from sage_pipelines.demo.data import write_week
-    from sage_pipelines.store.casillas import register_casilla
+    from sage_pipelines.services.casillas import register_casilla
     from sage_pipelines.store.db import session_scope
 
     week = write_week(tmp_path / "w1", 1)
@@ -261,8 +261,8 @@ def test_schedules_route_the_newest_upload_through_the_balancer(demo_home, tmp_p
     """One schedule per server job, same cron: each requests only the steps routed to its server
     (small files go local under `auto`; a pinned materialization always goes to its server)."""
     from sage_pipelines.demo import DEMO_DIR
-    from sage_pipelines.servers.registry import add_server
-    from sage_pipelines.spec.persist import apply_materialization
+    from sage_pipelines.services.servers import add_server
+    from sage_pipelines.services.materializations import apply_materialization
     from sage_pipelines.store.db import session_scope
 
     with session_scope(demo_home) as session:

@@ -20,7 +20,7 @@ def test_materialize_refuses_a_table_and_destination_that_select_nothing(demo_ho
 
 def test_the_newest_upload_is_the_last_added_not_the_last_by_name(demo_home, tmp_path):
     # Ids given with --id need not sort by time: "semana_9" sorts after "semana_10".
-    from sage_pipelines.store.uploads import latest_upload
+    from sage_pipelines.services.uploads import latest_upload
 
     land_week(demo_home, tmp_path, 1, upload_id="semana_9")
     land_week(demo_home, tmp_path, 2, upload_id="semana_10")
@@ -41,7 +41,7 @@ def test_a_data_file_given_as_sage_yaml_is_refused_in_one_short_line(samples: Pa
 
 def test_a_huge_upload_id_is_refused_without_echoing_all_of_it():
     from sage_pipelines.errors import ConfigError
-    from sage_pipelines.spec.names import check_upload_id
+    from sage_pipelines.materialization.names import check_upload_id
 
     with pytest.raises(ConfigError) as info:
         check_upload_id("a" * 5000, "--id")

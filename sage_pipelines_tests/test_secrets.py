@@ -15,8 +15,8 @@ from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import engine_for, session_scope
 from sage_pipelines.store.models import AuditLog, DbSecret
-from sage_pipelines.store.secrets import (
-    add_secret, decrypt_secret, encrypt_secret, get_secret, load_keys, secret_payload)
+from sage_pipelines.crypto import decrypt_secret, encrypt_secret, load_keys
+from sage_pipelines.services.secrets import add_secret, get_secret, secret_payload
 from sage_pipelines_tests.secrets_support import add_secret_cli, canary, home  # noqa: F401 (fixture)
 
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from sage_pipelines.cli import main as sage_main
+from sage_pipelines.demo import DEMO_DIR
 from sage_pipelines.settings import SageHome
 
 PASSWORD = "br0ker-S3cret!"
@@ -16,7 +17,7 @@ PASSWORD = "br0ker-S3cret!"
 
 @pytest.fixture
 def home(sage_home) -> SageHome:
-    from sage_pipelines.cli.setup import init_home
+    from sage_pipelines.services.home import init_home
 
     return init_home(SageHome(sage_home))
 
@@ -67,7 +68,7 @@ def test_broker_password_is_encrypted_and_never_shown(home, capsys, monkeypatch)
         db.close()
     assert PASSWORD not in dump
     assert endpoints == {"local": None, "r1": "amqp://sage@127.0.0.1:5672//", "r2": "redis://127.0.0.1:6379/0"}
-    from sage_pipelines.servers.registry import broker_url, get_server
+    from sage_pipelines.services.servers import broker_url, get_server
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:
@@ -102,6 +103,34 @@ def test_an_added_server_limits_its_runs_in_the_dagster_run_queue(home, capsys):
     assert {"key": "sage/duckdb", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits  # kept
 
 
+PINNED = """
+materialization:
+  name: pinned
+  casilla: ventas_semanales
+  server: {server}
+  destinations:
+    warehouse: {{connection: warehouse}}
+  tables:
+    clientes: {{strategy: append}}
+"""
+
+
+def test_a_server_a_materialization_is_pinned_to_cannot_be_removed(home, capsys, tmp_path):
+    spec = tmp_path / "pinned.yaml"
+    run_cli(["servers", "add", "big1", "--endpoint", "redis://127.0.0.1:6379/3"], capsys)
+    run_cli(["casillas", "add", "ventas_semanales", "--yaml", str(DEMO_DIR / "ventas_semanales.yaml")], capsys)
+    spec.write_text(PINNED.format(server="big1"), encoding="utf-8")
+    assert run_cli(["materializations", "apply", str(spec)], capsys)[0] == 0
+    code, _, err = run_cli(["servers", "remove", "big1"], capsys)
+    assert code == 1
+    assert err == ("sage: error: server 'big1' is pinned by materialization(s) pinned (`server: big1`); "
+                   "apply them with another server first\n")
+    assert "big1" in run_cli(["servers", "list"], capsys)[1]
+    spec.write_text(PINNED.format(server="auto"), encoding="utf-8")
+    run_cli(["materializations", "apply", str(spec)], capsys)
+    assert run_cli(["servers", "remove", "big1"], capsys)[0] == 0  # unpinned: it goes
+
+
 def test_shared_postgres_storage_is_written_by_reference(home, monkeypatch):
     from sage_pipelines.servers.instance import configure_instance_yaml
 
@@ -131,7 +160,7 @@ def test_the_instance_uses_postgresql_storage_when_asked(home, monkeypatch, pg_d
     """Remote workers share the run's Dagster instance: with SAGE_DAGSTER_PG_URL it is PostgreSQL."""
     from dagster import DagsterInstance
 
-    from sage_pipelines.orchestration.run import ensure_dagster_home
+    from sage_pipelines.servers.instance import ensure_dagster_home
 
     monkeypatch.setenv("SAGE_DAGSTER_PG_URL", pg_database)
     ensure_dagster_home(home)

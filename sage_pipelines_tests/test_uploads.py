@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from sage_pipelines.casilla.readers import upload_members
 from sage_pipelines.cli import main
-from sage_pipelines.cli.setup import init_home
+from sage_pipelines.services.home import init_home
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.casillas import load_casilla, register_casilla
+from sage_pipelines.services.casillas import load_casilla, register_casilla
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import AuditLog, Upload
-from sage_pipelines.store.uploads import add_upload, list_uploads, new_upload_id, register_landed_upload
+from sage_pipelines.services.uploads import add_upload, list_uploads, new_upload_id, register_landed_upload
 
 CLIENTES = "codigo_cliente,nombre,limite_credito,credito_usado\nCLI-001,Ana Núñez,1500.50,0\n"
 VENTAS = "codigo_venta,fecha,codigo_cliente,codigo_producto,cantidad,precio_unitario,total\n" \

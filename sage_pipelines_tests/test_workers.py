@@ -76,7 +76,7 @@ def test_status_against_a_live_and_a_stopped_worker(home, workers, capsys, tmp_p
     worker.kill(signal.SIGTERM)
     stopped = status_rows(capsys)[name]
     assert (stopped["STATE"], stopped["NODES"], stopped["DONE"]) == ("offline", "-", "1")
-    from sage_pipelines.servers.registry import get_server
+    from sage_pipelines.services.servers import get_server
     from sage_pipelines.store.db import session_scope
 
     with session_scope(home) as session:

@@ -14,6 +14,16 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
+from sage_pipelines.services.casillas import register_casilla
+from sage_pipelines.services.connections import add_connection
+from sage_pipelines.services.home import init_home
+from sage_pipelines.services.materializations import apply_materialization
+from sage_pipelines.services.secrets import add_secret
+from sage_pipelines.services.uploads import add_upload
+from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope
+
 MATERIALIZATION = """
 materialization:
   name: bench_e2e
@@ -31,16 +41,6 @@ materialization:
 
 def materialize_seconds(pg_url: str, sage_yaml: str, base: Path, upload: Path) -> float:
     import psycopg
-
-    from sage_pipelines.cli.setup import init_home
-    from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
-    from sage_pipelines.settings import SageHome
-    from sage_pipelines.spec.persist import apply_materialization
-    from sage_pipelines.store.casillas import register_casilla
-    from sage_pipelines.store.connections import add_connection
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.secrets import add_secret
-    from sage_pipelines.store.uploads import add_upload
 
     url = urlparse(pg_url)
     schema = f"sage_bench_e2e_{uuid.uuid4().hex[:6]}"

@@ -30,7 +30,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec, with_sage_columns
+from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec, with_sage_columns
+from sage_pipelines.destinations.delta import DeltaDestination
+from sage_pipelines.destinations.iceberg import IcebergDestination
 from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
 
 COLUMNS = (
@@ -89,7 +91,6 @@ def fingerprint(table: pa.Table) -> tuple[int, int, int]:
 
 
 def bench_iceberg(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
-    from sage_pipelines.destinations.iceberg import IcebergDestination
 
     settings = LakeSettings(name="bench", warehouse=(root / "iceberg").as_uri(), format="iceberg")
     dest = IcebergDestination(settings)
@@ -110,7 +111,6 @@ def bench_iceberg(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
 def bench_delta(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
     from deltalake import DeltaTable
 
-    from sage_pipelines.destinations.delta import DeltaDestination
 
     settings = LakeSettings(name="bench", warehouse=(root / "delta").as_uri(), format="delta")
     dest = DeltaDestination(settings)
@@ -130,8 +130,6 @@ def bench_delta(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
 
 def bench_iceberg_partitioned(root: Path, rows: int) -> list[tuple]:
     """A small upsert (1% of the table, 3 days) into a day-partitioned table of 365 files."""
-    from sage_pipelines.destinations.base import Partitioning
-    from sage_pipelines.destinations.iceberg import IcebergDestination
 
     settings = LakeSettings(name="bench", warehouse=(root / "iceberg_days").as_uri(), format="iceberg")
     dest = IcebergDestination(settings)

@@ -29,7 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from sage_pipelines.bench.e2e import materialize_seconds
+from sage_pipelines.casilla.parser import parse_sage_yaml
+from sage_pipelines.casilla.readers import read_catalog_file
 from sage_pipelines.destinations.base import ConnectionSettings, Strategy, TableSpec
+from sage_pipelines.destinations.duckdb import DuckDBDestination
+from sage_pipelines.destinations.mysql import MySQLDestination
+from sage_pipelines.destinations.postgres import PostgresDestination
 from sage_pipelines.types import Column, ColumnType, Kind
 
 PG_URL = os.environ.get("SAGE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -106,14 +112,7 @@ def write_ventas_csv(path: Path, start: int, rows: int, variant: int) -> None:
 
 
 def csv_reader(path: Path) -> pa.RecordBatchReader:
-    """The upload as the casilla layer reads it (falls back to pyarrow with an explicit schema)."""
-    try:
-        from sage_pipelines.casilla.parser import parse_sage_yaml
-        from sage_pipelines.casilla.readers import read_catalog_file
-    except ImportError:
-        schema = pa.schema([pa.field(c.name, c.type.to_arrow()) for c in COLUMNS])
-        return pacsv.open_csv(str(path), convert_options=pacsv.ConvertOptions(
-            column_types=schema, strings_can_be_null=False))
+    """The upload as the casilla layer reads it."""
     return read_catalog_file(parse_sage_yaml(SAGE_YAML), path, "ventas", COLUMNS)
 
 
@@ -232,8 +231,6 @@ class PostgresBench(Bench):
         import psycopg
         from urllib.parse import urlparse
 
-        from sage_pipelines.destinations.postgres import PostgresDestination
-
         self.psycopg = psycopg
         url = urlparse(PG_URL)
         self.schema = f"sage_bench_{uuid.uuid4().hex[:6]}"
@@ -298,8 +295,6 @@ class MySQLBench(Bench):
     def __init__(self, *a):
         super().__init__(*a)
         import pymysql
-
-        from sage_pipelines.destinations.mysql import MySQLDestination
 
         self.pymysql = pymysql
         self.schema = f"sage_bench_{uuid.uuid4().hex[:6]}"
@@ -375,8 +370,6 @@ class DuckDBBench(Bench):
 
     def __init__(self, *a):
         super().__init__(*a)
-        from sage_pipelines.destinations.duckdb import DuckDBDestination
-
         self.path = self.base.parent.parent / "bench.duckdb"
         self.schema = "main"
         self.destination = DuckDBDestination(ConnectionSettings(kind="duckdb", name="bench", database=str(self.path)))
@@ -450,8 +443,6 @@ def run(args: argparse.Namespace) -> None:
                 bench.cleanup()
             print(f"{cls.kind}: done", flush=True)
             if cls.kind == "postgresql":
-                from sage_pipelines.bench.e2e import materialize_seconds
-
                 timings.append(Timing("postgresql", "sage materialize (Dagster): upsert",
                                       materialize_seconds(PG_URL, SAGE_YAML, base, upload), rows,
                                       note="end to end: upload file to committed table, run included"))

@@ -1,8 +1,9 @@
-"""The `sage` command line. Thin: every command calls the same functions the tests call.
+"""The `sage` command line. Thin: every command calls the same service functions the tests call.
 
 Each command group lives in its own module of this package exposing `register(subparsers)`,
 which adds its commands with `set_defaults(func=...)`; modules are discovered, so adding a
 command group touches no shared list. A `SageError` becomes one line on stderr and exit 1.
+The top layer: the rules are in `services`, runs in `orchestration`.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ import yaml
 from sage_pipelines.casilla.inference import infer_columns, proposed_overrides
 from sage_pipelines.casilla.readers import upload_members
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.services.casillas import load_casilla
+from sage_pipelines.services.uploads import latest_upload
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.uploads import latest_upload
-from sage_pipelines.store.casillas import load_casilla
 from sage_pipelines.store.db import session_scope
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sage_pipelines.cli.secrets import print_rows, ready_home
+from sage_pipelines.cli.secrets import print_rows
 from sage_pipelines.errors import ConfigError
-from sage_pipelines.store.casillas import list_casillas, load_casilla, register_casilla
+from sage_pipelines.services.casillas import list_casillas, load_casilla, register_casilla
+from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
 
 

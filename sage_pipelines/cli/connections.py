@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sage_pipelines.cli.secrets import print_rows, ready_home
-from sage_pipelines.store.connections import add_connection, list_connections, test_connection
+from sage_pipelines.cli.secrets import print_rows
+from sage_pipelines.services.connections import add_connection, list_connections, test_connection
+from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
 
 

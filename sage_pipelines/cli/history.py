@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import select
-
-from sage_pipelines.cli.secrets import print_rows, ready_home
+from sage_pipelines.cli.secrets import print_rows
+from sage_pipelines.services.history import history
+from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.casillas import get_casilla
-from sage_pipelines.store.history import list_history
-from sage_pipelines.store.models import MaterializationServer
 
 HEADERS = ("TIME", "CASILLA", "TABLE", "DESTINATION", "UPLOAD", "STRATEGY", "STATUS", "ROWS", "INSERTED",
            "UPDATED", "DELETED", "SECONDS", "SERVER", "ERROR")
@@ -18,14 +15,10 @@ HEADERS = ("TIME", "CASILLA", "TABLE", "DESTINATION", "UPLOAD", "STRATEGY", "STA
 
 def _cmd_history(args: argparse.Namespace) -> int:
     with session_scope(ready_home()) as session:
-        servers = dict(session.execute(select(MaterializationServer.id, MaterializationServer.nombre)).all())
         rows = [(h.iniciado_en.isoformat(timespec="seconds"), h.casilla, h.tabla, h.destino, h.upload_id,
                  h.estrategia, h.estado, h.filas, h.insertadas, h.actualizadas, h.eliminadas,
-                 f"{h.segundos:.2f}", h.servidor or servers.get(h.servidor_id),
-                 (h.error or "").splitlines()[0][:120] if h.error else None)
-                for h in list_history(session, args.casilla, args.limit)]
-        if args.casilla and not rows:
-            get_casilla(session, args.casilla)  # a misspelt casilla is a mistake, not an empty history
+                 f"{h.segundos:.2f}", server, (h.error or "").splitlines()[0][:120] if h.error else None)
+                for h, server in history(session, args.casilla, args.limit)]
     print_rows(HEADERS, rows)
     return 0
 

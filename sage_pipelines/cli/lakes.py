@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from sage_pipelines.cli.secrets import parse_options, print_rows, ready_home
+from sage_pipelines.cli.secrets import parse_options, print_rows
 from sage_pipelines.security import redact_url
+from sage_pipelines.services.home import ready_home
+from sage_pipelines.services.lakes import add_lake, default_catalog_uri, list_lakes
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.lakes import add_lake, default_catalog_uri, list_lakes
 
 
 def _cmd_add(args: argparse.Namespace) -> int:

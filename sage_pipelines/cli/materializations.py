@@ -6,8 +6,10 @@ import argparse
 import sys
 
 from sage_pipelines.cli.casillas import read_text_file
-from sage_pipelines.cli.secrets import print_rows, ready_home
-from sage_pipelines.spec.persist import apply_materialization, export_materialization, list_materializations
+from sage_pipelines.cli.secrets import print_rows
+from sage_pipelines.services.home import ready_home
+from sage_pipelines.services.materializations import (apply_materialization, export_materialization,
+                                                      list_materializations)
 from sage_pipelines.store.db import session_scope
 
 

@@ -7,14 +7,18 @@ import os
 import subprocess
 import sys
 
+from sage_pipelines.demo import run_demo
+from sage_pipelines.orchestration.run import materialize_upload
+from sage_pipelines.servers.instance import ensure_dagster_home
+from sage_pipelines.services.home import init_home
 from sage_pipelines.settings import SageHome
 
 
 def _cmd_materialize(args: argparse.Namespace) -> int:
-    from sage_pipelines.orchestration.run import materialize_upload
-
+    # Dagster's console log would print each failed step's stack trace on stderr; the run's
+    # events stay in the instance (Dagster UI), and the failure is reported below in one line.
     outcome = materialize_upload(args.casilla, args.upload, tables=args.table or None,
-                                 destinations=args.destination or None)
+                                 destinations=args.destination or None, log_level="CRITICAL")
     for asset in outcome.assets:
         m = asset.metadata
         print(f"{'/'.join(asset.key)}: {m.get('dagster/table_name')} rows={m.get('dagster/row_count')} "
@@ -29,16 +33,11 @@ def _cmd_materialize(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from sage_pipelines.demo import run_demo
-
     run_demo()
     return 0
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    from sage_pipelines.cli.setup import init_home
-    from sage_pipelines.orchestration.run import ensure_dagster_home
-
     home = init_home(SageHome.from_env())
     ensure_dagster_home(home)
     cmd = [sys.executable, "-m", "dagster", "dev", "-m", "sage_pipelines.definitions",

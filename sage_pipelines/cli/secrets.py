@@ -9,25 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sage_pipelines.errors import ConfigError, SageError
-from sage_pipelines.settings import SageHome
-from sage_pipelines.store.audit import audit
+from sage_pipelines.errors import ConfigError
+from sage_pipelines.services.home import ready_home
+from sage_pipelines.services.secrets import (SECRET_TYPES, add_secret, drop_old_keys, list_secrets, remove_secret,
+                                             rotate_key, show_secret)
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.secrets import (
-    SECRET_TYPES, add_secret, describe_secret, drop_old_keys, get_secret, list_secrets, remove_secret,
-    rotate_key)
-
-
-def ready_home() -> SageHome:
-    """$SAGE_HOME, refusing (one line) when `sage init` has not created its store yet."""
-    home = SageHome.from_env()
-    url = home.store_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        raise SageError(f"{home.root} is not initialised: run `sage init` first")
-    return home
 
 
 def parse_options(pairs: Iterable[str] | None) -> dict[str, str]:
@@ -84,7 +72,6 @@ def _cmd_add(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     with session_scope(ready_home()) as session:
         secrets = list_secrets(session)
-        audit(session, "secret.list", "secrets", count=len(secrets))
         print_rows(("NAME", "TYPE", "HOST", "PORT", "USER", "DATABASE"),
                    [(s.nombre, s.tipo, s.servidor, s.puerto, s.usuario, s.basedatos) for s in secrets])
     return 0
@@ -92,8 +79,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     with session_scope(ready_home()) as session:
-        info = describe_secret(get_secret(session, args.name))
-        audit(session, "secret.show", f"secret:{args.name}")
+        info = show_secret(session, args.name)
     for key, value in info.items():
         if key == "options":
             value = ", ".join(f"{k}={v}" for k, v in sorted(value.items()))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from sage_pipelines.cli.secrets import _read_password, print_rows, ready_home
+from sage_pipelines.cli.secrets import _read_password, print_rows
+from sage_pipelines.servers.health import refresh_status
+from sage_pipelines.servers.instance import sync_instance_limits
+from sage_pipelines.services.home import ready_home
+from sage_pipelines.services.servers import SERVER_TYPES, add_server, display_endpoint, list_servers, remove_server
+from sage_pipelines.store.db import session_scope
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
-    from sage_pipelines.servers.instance import sync_instance_limits
-    from sage_pipelines.servers.registry import add_server, display_endpoint
-    from sage_pipelines.store.db import session_scope
-
     home = ready_home()
     password = _read_password(args)
     with session_scope(home) as session:
@@ -25,9 +26,6 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sage_pipelines.servers.registry import display_endpoint, list_servers
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(ready_home()) as session:
         rows = [(s.nombre, s.tipo, display_endpoint(s), s.capacidad, s.prioridad, s.estado,
                  s.ultimo_heartbeat.isoformat(timespec="seconds") if s.ultimo_heartbeat else "")
@@ -38,9 +36,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     """Ping every server through its broker now; store and print what was found."""
-    from sage_pipelines.servers.health import refresh_status
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(ready_home()) as session:
         rows = []
         for server, probe in refresh_status(session, timeout=args.timeout):
@@ -55,10 +50,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    from sage_pipelines.servers.instance import sync_instance_limits
-    from sage_pipelines.servers.registry import remove_server
-    from sage_pipelines.store.db import session_scope
-
     home = ready_home()
     with session_scope(home) as session:
         remove_server(session, args.name)
@@ -72,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds = p.add_subparsers(dest="servers_command", required=True, metavar="SUBCOMMAND")
     add = cmds.add_parser("add", help="register a remote server (a Celery worker on a broker)")
     add.add_argument("name")
-    add.add_argument("--type", choices=("local", "remote", "container"), default="remote")
+    add.add_argument("--type", choices=SERVER_TYPES, default="remote")
     add.add_argument("--endpoint", help="broker URL, e.g. redis://host:6379/0 or amqp://user@host:5672//; "
                                         "a password in it is stored encrypted, never in the endpoint")
     add.add_argument("--capacity", type=int, default=1, help="worker concurrency (steps at once)")

@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sage_pipelines.settings import SageHome
-from sage_pipelines.store.builtins import register_builtins
-from sage_pipelines.store.db import migrate
-from sage_pipelines.store.secrets import ensure_key
-
-
-def init_home(home: SageHome | None = None) -> SageHome:
-    """Create `$SAGE_HOME`, migrate its store, create the secret key (0600) and register the
-    built-in connection `warehouse` and lake `lake`. Idempotent."""
-    home = home or SageHome.from_env()
-    for d in (home.root, home.landing, home.lake_path, home.dagster_home):
-        d.mkdir(parents=True, exist_ok=True)
-    migrate(home.store_url)
-    ensure_key(home)
-    register_builtins(home)
-    return home
+from sage_pipelines.services.home import init_home
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

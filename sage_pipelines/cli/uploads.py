@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from sage_pipelines.cli.secrets import print_rows, ready_home
+from sage_pipelines.cli.secrets import print_rows
+from sage_pipelines.services.home import ready_home
+from sage_pipelines.services.uploads import add_upload, list_uploads
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.uploads import add_upload, list_uploads
 
 
 def _cmd_add(args: argparse.Namespace) -> int:

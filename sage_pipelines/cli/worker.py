@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from sage_pipelines.servers.worker import run_worker
+from sage_pipelines.services.home import ready_home
+
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from sage_pipelines.cli.secrets import ready_home
-    from sage_pipelines.servers.worker import run_worker
-
     run_worker(args.name, ready_home(), loglevel=args.loglevel)
     return 0
 

@@ -2,7 +2,8 @@
 
 Registers the casilla `ventas_semanales` (clientes, productos, ventas), applies its
 materialization (upsert for the masters, delete_insert by week for sales), then lands three
-weekly uploads and materializes each through Dagster, printing what changed.
+weekly uploads and materializes each through Dagster, printing what changed. It calls the same
+services the CLI calls (`services.*`, `orchestration.run`), never the CLI itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from sage_pipelines.demo.data import write_week
+from sage_pipelines.materialization.plan import load_plans
+from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
+from sage_pipelines.services.casillas import register_casilla
+from sage_pipelines.services.destinations import open_destination
+from sage_pipelines.services.home import init_home
+from sage_pipelines.services.materializations import apply_materialization
+from sage_pipelines.services.uploads import add_upload
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope
 
 DEMO_DIR = Path(__file__).resolve().parent
 CASILLA = "ventas_semanales"
@@ -25,12 +35,6 @@ class DemoSummary:
 
 
 def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) -> DemoSummary:
-    from sage_pipelines.cli.setup import init_home
-    from sage_pipelines.demo.data import write_week
-    from sage_pipelines.orchestration.run import materialize_upload, raise_for_failure
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.uploads import add_upload
-
     home = register_demo(init_home(home))
     echo(f"SAGE_HOME: {home.root}")
     echo(f"casilla {CASILLA}: clientes → dim_clientes (upsert), productos → dim_productos (upsert), "
@@ -63,10 +67,6 @@ def run_demo(home: SageHome | None = None, echo: Callable[[str], None] = print) 
 
 def register_demo(home: SageHome) -> SageHome:
     """Register the demo casilla and apply its materialization on an initialised home."""
-    from sage_pipelines.spec.persist import apply_materialization
-    from sage_pipelines.store.casillas import register_casilla
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(home) as session:
         register_casilla(session, CASILLA, (DEMO_DIR / "ventas_semanales.yaml").read_text(encoding="utf-8"),
                          "ventas_semanales.yaml")
@@ -78,10 +78,6 @@ def register_demo(home: SageHome) -> SageHome:
 
 def final_counts(home: SageHome) -> dict[str, int]:
     """Row counts of every demo table, read back through each destination's own reader."""
-    from sage_pipelines.destinations.factory import open_destination
-    from sage_pipelines.spec.plan import load_plans
-    from sage_pipelines.store.db import session_scope
-
     counts = {}
     with session_scope(home) as session:
         for plan in load_plans(session):

@@ -34,7 +34,7 @@ from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
 from sage_pipelines.errors import DestinationError
-from sage_pipelines.store.drivers import pymysql_kwargs
+from sage_pipelines.destinations.drivers import pymysql_kwargs
 from sage_pipelines.types import Kind
 
 LOCK_TIMEOUT_SECONDS = 300

@@ -21,7 +21,7 @@ from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, Typ
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
-from sage_pipelines.store.drivers import psycopg_kwargs
+from sage_pipelines.destinations.drivers import psycopg_kwargs
 from sage_pipelines.types import Kind
 
 CONNECT_TIMEOUT_SECONDS = 10

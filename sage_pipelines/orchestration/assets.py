@@ -21,21 +21,21 @@ from dagster import (
 )
 
 from sage_pipelines.casilla.model import SageYaml
+from sage_pipelines.casilla.readers import UploadMember, read_member, upload_members
 from sage_pipelines.destinations.spec_json import spec_to_json
 from sage_pipelines.orchestration.io_managers import IO_MANAGERS, SPEC_KEY, SageIOManager, column_schema
 from sage_pipelines.orchestration.naming import asset_key, dagster_name, io_manager_key, partitions_name
 from sage_pipelines.settings import SageHome
-from sage_pipelines.spec.plan import MaterializationPlan, TablePlan
+from sage_pipelines.materialization.plan import MaterializationPlan, TablePlan
 
 
 def uploads_partitions(casilla: str) -> DynamicPartitionsDefinition:
     return DynamicPartitionsDefinition(name=partitions_name(casilla))
 
 
-def find_member(home: SageHome, sage: SageYaml, casilla: str, upload_id: str, catalog_key: str):
+def find_member(home: SageHome, sage: SageYaml, casilla: str, upload_id: str,
+                catalog_key: str) -> UploadMember | None:
     """The upload's file for one catalog, or None when the upload does not carry it."""
-    from sage_pipelines.casilla.readers import upload_members
-
     for member in upload_members(sage, home.upload_dir(casilla, upload_id)):
         if member.catalog.key == catalog_key:
             return member
@@ -78,8 +78,6 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> 
         output_required=False,
     )
     def _materialize(context: AssetExecutionContext) -> Iterator[Output]:
-        from sage_pipelines.casilla.readers import read_member
-
         upload_id = context.partition_key
         member = find_member(home, plan.sage, plan.casilla, upload_id, table.catalog_key)
         if member is None:

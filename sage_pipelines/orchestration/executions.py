@@ -17,7 +17,11 @@ from typing import Any
 from dagster import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
 
 from sage_pipelines.errors import SageError
+from sage_pipelines.services.casillas import list_casillas
+from sage_pipelines.services.uploads import add_upload
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope
+from sage_pipelines.store.models import Upload
 
 
 RETRY = "waiting"
@@ -45,10 +49,6 @@ def data_file(folder: Path) -> Path | None:
 
 def land_execution(home: SageHome, folder: Path, casillas: dict[str, str]) -> str:
     """Land one execution as an upload; returns a short status for the sensor's log."""
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.models import Upload
-    from sage_pipelines.store.uploads import add_upload
-
     report = read_report(folder)
     if report is None:
         return "pending"
@@ -71,9 +71,6 @@ def land_execution(home: SageHome, folder: Path, casillas: dict[str, str]) -> st
 
 def _casilla_refs(home: SageHome) -> dict[str, str]:
     """Both the casilla's name and its store id name it in a report."""
-    from sage_pipelines.store.casillas import list_casillas
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(home) as session:
         refs = {}
         for row in list_casillas(session):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 import pyarrow as pa
@@ -23,15 +24,20 @@ from dagster import (
     TableSchema,
 )
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from sage_pipelines.destinations.base import Destination, TableSpec, WriteResult
-from sage_pipelines.destinations.factory import open_destination
 from sage_pipelines.destinations.spec_json import spec_from_json
+from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.servers.instance import SERVER_TAG
+from sage_pipelines.services.destinations import open_destination
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
-from sage_pipelines.store.models import utcnow
+from sage_pipelines.store.history import record_history
+from sage_pipelines.store.models import MaterializationServer, utcnow
 
 SPEC_KEY = "sage/table_spec"
-SERVER_TAG = "sage/server"
 SERVER_REASON_TAG = "sage/server_reason"
 
 
@@ -55,8 +61,6 @@ class SageIOManager(ConfigurableIOManager):
 
     @property
     def home(self) -> SageHome:
-        from pathlib import Path
-
         return SageHome(Path(self.sage_home).resolve())
 
     def open(self) -> Destination:
@@ -73,7 +77,7 @@ class SageIOManager(ConfigurableIOManager):
         upload_id = context.partition_key
         ids = _ids(meta)
         tags = _run_tags(context)
-        server = tags.get(SERVER_TAG, "local")
+        server = tags.get(SERVER_TAG, LOCAL_SERVER)
         started = utcnow()
         t0 = time.perf_counter()
         try:
@@ -107,8 +111,6 @@ class SageIOManager(ConfigurableIOManager):
     def _record(self, ids: dict[str, Any], spec: TableSpec, upload_id: str, run_id: str,
                 started: Any, server: str, tags: Any, result: WriteResult | None = None,
                 error: str | None = None, seconds: float = 0.0) -> None:
-        from sage_pipelines.store.history import record_history
-
         with session_scope(self.home) as session:
             record_history(
                 session,
@@ -136,11 +138,7 @@ def _run_tags(context: OutputContext) -> dict[str, str]:
         return {}
 
 
-def _server_id(session: Any, name: str) -> int | None:
-    from sqlalchemy import select
-
-    from sage_pipelines.store.models import MaterializationServer
-
+def _server_id(session: Session, name: str) -> int | None:
     return session.scalar(select(MaterializationServer.id).where(MaterializationServer.nombre == name))
 
 

@@ -1,13 +1,12 @@
-"""Jobs: one per casilla over all its assets, partitioned by upload.
+"""Jobs: one per casilla over all its assets, partitioned by upload, run in-process on `local`.
 
-`load_job` is the module-level reconstructor that `sage materialize` (and remote workers)
-use to rebuild a job from the store by name, through Dagster's public
-`build_reconstructable_job`.
+(The jobs of remote servers are `routing.server_job`; `definitions_factory.load_job` rebuilds
+any of them by name in each process that runs a step.)
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, JobDefinition, define_asset_job, in_process_executor
+from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from sage_pipelines.orchestration.naming import dagster_name, job_name
 
@@ -33,8 +32,3 @@ def casilla_job(casilla: str, tags: dict[str, str] | None = None):
         description=f"Materialize uploads of casilla {casilla} on the local server",
     )
 
-
-def load_job(name: str) -> JobDefinition:
-    from sage_pipelines.orchestration.definitions_factory import build_definitions
-
-    return build_definitions().resolve_job_def(name)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from dagster import AssetKey
 
+from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.materialization.names import dagster_name
 
-def dagster_name(text: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
-    return name if name and not name[0].isdigit() else f"_{name}"
+__all__ = ["asset_key", "dagster_name", "io_manager_key", "job_name", "partitions_name"]
 
 
 def asset_key(destination: str, casilla: str, table: str) -> AssetKey:
@@ -21,8 +19,8 @@ def partitions_name(casilla: str) -> str:
     return f"uploads_{dagster_name(casilla)}"
 
 
-def job_name(casilla: str, server: str = "local") -> str:
-    return f"materialize_{dagster_name(casilla)}" + ("" if server == "local" else f"__{dagster_name(server)}")
+def job_name(casilla: str, server: str = LOCAL_SERVER) -> str:
+    return f"materialize_{dagster_name(casilla)}" + ("" if server == LOCAL_SERVER else f"__{dagster_name(server)}")
 
 
 def io_manager_key(materialization: str, destination: str) -> str:

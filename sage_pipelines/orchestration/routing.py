@@ -14,14 +14,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dagster import AssetKey, AssetSelection, RunRequest, define_asset_job
+from sqlalchemy import select
 
-from sage_pipelines.orchestration.io_managers import SERVER_REASON_TAG, SERVER_TAG
+from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.materialization.plan import load_plans
+from sage_pipelines.orchestration.assets import find_member
+from sage_pipelines.orchestration.io_managers import SERVER_REASON_TAG
 from sage_pipelines.orchestration.naming import asset_key, dagster_name, job_name
-from sage_pipelines.servers.balancer import LOCAL, Decision, Policy, ServerState, assign_steps
+from sage_pipelines.servers.balancer import Decision, Policy, ServerState, assign_steps
+from sage_pipelines.servers.executor import LOST_AFTER_SECONDS, server_executor
+from sage_pipelines.servers.health import live_states, stored_states
+from sage_pipelines.servers.instance import SERVER_TAG
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope, store_exists
+from sage_pipelines.store.models import MaterializationServer
 
 LOST_AFTER_ENV = "SAGE_WORKER_LOST_SECONDS"
 MAX_REASON = 900
@@ -31,8 +39,6 @@ MAX_REASON = 900
 
 def server_job(casilla: str, server: str):
     """The casilla's assets on remote server `server` (dagster-celery on the server's queue)."""
-    from sage_pipelines.servers.executor import LOST_AFTER_SECONDS, server_executor
-
     lost_after = float(os.environ.get(LOST_AFTER_ENV, LOST_AFTER_SECONDS))
     return define_asset_job(
         name=job_name(casilla, server),
@@ -46,16 +52,11 @@ def server_job(casilla: str, server: str):
 
 def remote_servers(home: SageHome) -> list[str]:
     """Names of the registered remote / container servers ([] before `sage init`)."""
-    url = home.store_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if not store_exists(home):
         return []
-    from sqlalchemy import select
-
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.models import MaterializationServer
-
     with session_scope(home) as session:
-        return list(session.scalars(select(MaterializationServer.nombre).where(MaterializationServer.tipo != LOCAL)
+        return list(session.scalars(select(MaterializationServer.nombre)
+                                    .where(MaterializationServer.tipo != LOCAL_SERVER)
                                     .order_by(MaterializationServer.nombre)))
 
 
@@ -87,8 +88,6 @@ class RoutedRun:
 def upload_steps(plans: list, casilla: str, upload_id: str, home: SageHome,
                  only: set[AssetKey] | None = None) -> list[tuple[AssetKey, int, str | None]]:
     """(asset key, bytes of the upload file it materializes, pinned server) for each step."""
-    from sage_pipelines.orchestration.assets import find_member
-
     sizes: dict[str, int] = {}
     steps = []
     for plan in plans:
@@ -118,14 +117,11 @@ def route_upload(plans: list, casilla: str, upload_id: str, home: SageHome, stat
         run.asset_keys.append(by_id[step_id])
         run.reasons.append(f"{by_id[step_id].path[-1]}: {decision.reason}")
         run.waits = run.waits or decision.waits
-    return sorted(runs.values(), key=lambda r: (r.server != LOCAL, r.server))
+    return sorted(runs.values(), key=lambda r: (r.server != LOCAL_SERVER, r.server))
 
 
 def current_states(home: SageHome, live: bool = True) -> list[ServerState]:
     """The balancer's view: pinged now (`live`) or as last stored."""
-    from sage_pipelines.servers.health import live_states, stored_states
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(home) as session:
         return live_states(session, home) if live else stored_states(session)
 
@@ -133,9 +129,6 @@ def current_states(home: SageHome, live: bool = True) -> list[ServerState]:
 def upload_run_requests(home: SageHome, casilla: str, upload_ids: list[str],
                         states: list[ServerState] | None = None) -> list[RunRequest]:
     """The sensor's (and schedules') run requests for new uploads: one per upload and server."""
-    from sage_pipelines.spec.plan import load_plans
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(home) as session:
         plans = load_plans(session)
     states = states if states is not None else current_states(home)
@@ -143,45 +136,7 @@ def upload_run_requests(home: SageHome, casilla: str, upload_ids: list[str],
     for upload_id in upload_ids:
         for run in route_upload(plans, casilla, upload_id, home, states):
             requests.append(RunRequest(
-                run_key=f"{casilla}:{upload_id}" + ("" if run.server == LOCAL else f":{run.server}"),
+                run_key=f"{casilla}:{upload_id}" + ("" if run.server == LOCAL_SERVER else f":{run.server}"),
                 job_name=run.job_name, partition_key=upload_id, asset_selection=run.asset_keys,
                 tags={"sage/casilla": casilla, "sage/upload_id": upload_id, **run.tags}))
     return requests
-
-
-def materialize_routed(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
-                       destinations: list[str] | None = None, home: SageHome | None = None,
-                       run_config: dict | None = None, tags: dict[str, str] | None = None, **kwargs):
-    """`sage materialize` with the balancer: the upload's runs, one per server, `local` first;
-    returns one outcome over all of them.
-
-    The runs execute one after another: two Dagster runs in threads of one process race on the
-    SQLite instance's per-run databases (alembic's module globals). The daemon path (sensor and
-    schedules) launches each run in its own process and has no such limit.
-    """
-    from sage_pipelines.orchestration.run import RunOutcome, _selection, materialize_upload
-    from sage_pipelines.store.uploads import latest_upload
-    from sage_pipelines.spec.plan import load_plans
-    from sage_pipelines.store.db import session_scope
-
-    home = home or SageHome.from_env()
-    with session_scope(home) as session:
-        plans = load_plans(session)
-    selection = set(_selection(plans, casilla, tables, destinations))
-    upload_id = upload_id or latest_upload(home, casilla)
-    runs = route_upload(plans, casilla, upload_id, home, current_states(home), only=selection)
-
-    def execute(run: RoutedRun) -> RunOutcome:
-        return materialize_upload(casilla, upload_id, home=home, run_config=run_config,
-                                  tags={**(tags or {}), **run.tags}, server=run.server,
-                                  asset_keys=run.asset_keys, **kwargs)
-
-    outcomes = [execute(run) for run in runs]  # local first: a remote fault never delays it
-    if len(outcomes) == 1:
-        return outcomes[0]
-    merged = RunOutcome(run_id=",".join(o.run_id for o in outcomes), success=all(o.success for o in outcomes),
-                        upload_id=upload_id)
-    for o in outcomes:
-        merged.assets += o.assets
-        merged.errors += o.errors
-    return merged

@@ -3,25 +3,30 @@
 `sage materialize`, the demo and the tests all come through `materialize_upload`: it makes the
 upload a partition, selects the assets asked for, executes the casilla's job with
 `execute_job` on a reconstructable job (so the same path works for remote executors), and
-returns what each asset wrote or why the run failed.
+returns what each asset wrote or why the run failed. With `server="auto"` the balancer
+(`routing.route_upload`) first splits the steps into one run per chosen server.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstructable_job, execute_job
 
 from sage_pipelines.errors import ConfigError, SageError
+from sage_pipelines.materialization.model import AUTO_SERVER
+from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
 from sage_pipelines.orchestration.naming import asset_key, job_name, partitions_name
+from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
+from sage_pipelines.servers.instance import SERVER_TAG, ensure_dagster_home
+from sage_pipelines.services.uploads import latest_upload
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.uploads import latest_upload
+from sage_pipelines.store.db import session_scope
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+# Where `build_reconstructable_job` finds the job in every process that runs a step.
+JOB_LOADER = ("sage_pipelines.orchestration.definitions_factory", "load_job")
 
 
 @dataclass
@@ -39,22 +44,7 @@ class RunOutcome:
     errors: list[str] = field(default_factory=list)
 
 
-def ensure_dagster_home(home: SageHome) -> Path:
-    """The Dagster instance directory, with our dagster.yaml, exported as DAGSTER_HOME."""
-    dagster_home = home.dagster_home
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    target = dagster_home / "dagster.yaml"
-    if not target.exists() and REPO_DAGSTER_YAML.exists():
-        shutil.copyfile(REPO_DAGSTER_YAML, target)
-    from sage_pipelines.servers.instance import configure_instance_yaml
-
-    configure_instance_yaml(target, home)  # PostgreSQL storage (SAGE_DAGSTER_PG_URL), per-server run limits
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    os.environ["SAGE_HOME"] = str(home.root)
-    return dagster_home
-
-
-def _selection(plans: list, casilla: str, tables: list[str] | None, destinations: list[str] | None) -> list[AssetKey]:
+def _selection(plans: list[MaterializationPlan], casilla: str, tables: list[str] | None, destinations: list[str] | None) -> list[AssetKey]:
     keys = []
     known_tables: set[str] = set()
     known_dests: set[str] = set()
@@ -85,34 +75,78 @@ def _selection(plans: list, casilla: str, tables: list[str] | None, destinations
 
 
 def root_cause(error: Any) -> str:
-    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError)."""
+    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError),
+    without the exception's class path when it is one of ours (its message says it all)."""
     while error is not None and getattr(error, "cause", None) is not None:
         error = error.cause
     if error is None:
         return "unknown error"
-    return (error.message or "").strip().splitlines()[-1] if error.message else error.cls_name or "error"
+    if not error.message:
+        return error.cls_name or "error"
+    line = error.message.strip().splitlines()[-1]
+    if error.cls_name in _sage_error_names() and ": " in line:
+        line = line.split(": ", 1)[1]
+    return line
+
+
+def _sage_error_names() -> set[str]:
+    names, todo = set(), [SageError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
 
 
 def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
                        destinations: list[str] | None = None, home: SageHome | None = None,
                        run_config: dict | None = None, tags: dict[str, str] | None = None,
-                       server: str = "auto", log_level: str = "WARNING",
+                       server: str = AUTO_SERVER, log_level: str = "WARNING",
                        asset_keys: list[AssetKey] | None = None) -> RunOutcome:
     """`server="auto"`: the balancer groups the steps into one run per server (routing.py)."""
     home = home or SageHome.from_env()
     ensure_dagster_home(home)
-    if server == "auto":
-        from sage_pipelines.orchestration.routing import materialize_routed
-
-        return materialize_routed(casilla, upload_id, tables, destinations, home, run_config, tags,
-                                  log_level=log_level)
-    from sage_pipelines.spec.plan import load_plans
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(home) as session:
         plans = load_plans(session)
+    if server == AUTO_SERVER:
+        return _materialize_routed(plans, casilla, upload_id, tables, destinations, home, run_config, tags,
+                                   log_level)
     selection = asset_keys if asset_keys is not None else _selection(plans, casilla, tables, destinations)
     upload_id = upload_id or latest_upload(home, casilla)
+    return _execute(casilla, upload_id, server, selection, home, run_config, tags, log_level)
+
+
+def _materialize_routed(plans: list[MaterializationPlan], casilla: str, upload_id: str | None,
+                        tables: list[str] | None, destinations: list[str] | None, home: SageHome,
+                        run_config: dict | None, tags: dict[str, str] | None, log_level: str) -> RunOutcome:
+    """The upload's runs, one per server, `local` first; one outcome over all of them.
+
+    The runs execute one after another: two Dagster runs in threads of one process race on the
+    SQLite instance's per-run databases (alembic's module globals). The daemon path (sensor and
+    schedules) launches each run in its own process and has no such limit.
+    """
+    selection = set(_selection(plans, casilla, tables, destinations))
+    upload_id = upload_id or latest_upload(home, casilla)
+    runs = route_upload(plans, casilla, upload_id, home, current_states(home), only=selection)
+
+    def execute(run: RoutedRun) -> RunOutcome:
+        return _execute(casilla, upload_id, run.server, run.asset_keys, home, run_config,
+                        {**(tags or {}), **run.tags}, log_level)
+
+    outcomes = [execute(run) for run in runs]  # local first: a remote fault never delays it
+    if len(outcomes) == 1:
+        return outcomes[0]
+    merged = RunOutcome(run_id=",".join(o.run_id for o in outcomes), success=all(o.success for o in outcomes),
+                        upload_id=upload_id)
+    for o in outcomes:
+        merged.assets += o.assets
+        merged.errors += o.errors
+    return merged
+
+
+def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey], home: SageHome,
+             run_config: dict | None, tags: dict[str, str] | None, log_level: str) -> RunOutcome:
+    """One Dagster run of `server`'s job for the selected assets of one upload."""
     if not home.upload_dir(casilla, upload_id).is_dir():
         raise ConfigError(f"casilla {casilla!r} has no upload {upload_id!r}")
 
@@ -120,11 +154,11 @@ def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
-        job = build_reconstructable_job("sage_pipelines.orchestration.jobs", "load_job",
+        job = build_reconstructable_job(*JOB_LOADER,
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())
         run_tags = {"dagster/partition": upload_id, "sage/casilla": casilla, "sage/upload_id": upload_id,
-                    "sage/server": server, **(tags or {})}
+                    SERVER_TAG: server, **(tags or {})}
         config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
         with execute_job(job, instance, run_config=config, tags=run_tags,
                          asset_selection=selection) as result:

@@ -12,31 +12,28 @@ from __future__ import annotations
 
 from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
 
+from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.materialization.plan import MaterializationPlan
 from sage_pipelines.orchestration.naming import asset_key, dagster_name, job_name, partitions_name
+from sage_pipelines.orchestration.routing import current_states, upload_run_requests
+from sage_pipelines.services.uploads import latest_upload
 from sage_pipelines.settings import SageHome
-from sage_pipelines.spec.plan import MaterializationPlan
-
-LOCAL = "local"
 
 
-def schedule_name(plan: MaterializationPlan, server: str = LOCAL) -> str:
-    return f"{dagster_name(plan.name)}_schedule" + ("" if server == LOCAL else f"__{dagster_name(server)}")
+def schedule_name(plan: MaterializationPlan, server: str = LOCAL_SERVER) -> str:
+    return f"{dagster_name(plan.name)}_schedule" + ("" if server == LOCAL_SERVER else f"__{dagster_name(server)}")
 
 
-def build_schedule(plan: MaterializationPlan, job, home: SageHome, server: str = LOCAL) -> ScheduleDefinition:
+def build_schedule(plan: MaterializationPlan, job, home: SageHome, server: str = LOCAL_SERVER) -> ScheduleDefinition:
     mine = {asset_key(t.destination.alias, plan.casilla, t.catalog_key) for t in plan.tables}
 
     @schedule(name=schedule_name(plan, server), cron_schedule=plan.schedule, job=job,
               description=f"Re-materialize the newest upload of {plan.casilla} ({plan.schedule}): "
                           f"the steps the balancer routes to server {server}")
     def _scheduled(context: ScheduleEvaluationContext):
-        from sage_pipelines.orchestration.routing import current_states, upload_run_requests
-
         uploads = context.instance.get_dynamic_partitions(partitions_name(plan.casilla))
         if not uploads:
             return SkipReason(f"casilla {plan.casilla} has no uploads yet")
-        from sage_pipelines.store.uploads import latest_upload
-
         latest = latest_upload(home, plan.casilla)
         tick = f"{context.scheduled_execution_time:%Y%m%dT%H%M}" if context.scheduled_execution_time else "now"
         requests = []

@@ -19,15 +19,12 @@ from dagster import (
     sensor,
 )
 
+from sage_pipelines.errors import SageError
 from sage_pipelines.orchestration.naming import partitions_name
+from sage_pipelines.orchestration.routing import upload_run_requests
+from sage_pipelines.services.uploads import landed_uploads, register_landed_upload
 from sage_pipelines.settings import SageHome
-
-
-def landed_uploads(home: SageHome, casilla: str) -> list[str]:
-    root = home.landing / casilla
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+from sage_pipelines.store.db import session_scope
 
 
 def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> SensorDefinition:
@@ -47,8 +44,6 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
             if not new:
                 continue
             partition_requests.append(AddDynamicPartitionsRequest(partitions_name(casilla), new))
-            from sage_pipelines.orchestration.routing import upload_run_requests
-
             requests += upload_run_requests(home, casilla, new)  # one run per upload and chosen server
             seen[casilla] = sorted(known | set(new))
         if not requests:
@@ -62,10 +57,6 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
 def _register(context: SensorEvaluationContext, home: SageHome, casilla: str, upload_ids: list[str]) -> list[str]:
     """Uploads dropped straight into landing get their `uploads` row too. A folder that is not a
     valid upload (bad id, files no catalog names) is logged and skipped, not fatal to the tick."""
-    from sage_pipelines.errors import SageError
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.uploads import register_landed_upload
-
     valid = []
     for upload_id in upload_ids:
         try:

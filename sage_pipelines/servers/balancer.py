@@ -21,8 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Literal
 
 from sage_pipelines.errors import ConfigError
-
-LOCAL = "local"
+from sage_pipelines.materialization.model import AUTO_SERVER, LOCAL_SERVER
 SMALL_FILE_BYTES = 1_000_000
 NO_REMOTE_ENV = "SAGE_BALANCER_NO_REMOTE"
 
@@ -45,7 +44,7 @@ class ServerState:
 
     @property
     def is_local(self) -> bool:
-        return self.kind == LOCAL
+        return self.kind == LOCAL_SERVER
 
 
 @dataclass(frozen=True)
@@ -76,19 +75,20 @@ def choose_server(file_bytes: int, servers: Iterable[ServerState], pinned: str |
                   policy: Policy = Policy()) -> Decision:
     """The server for one step materializing a file of `file_bytes` bytes."""
     servers = list(servers)
-    if pinned and pinned != "auto":
-        if pinned != LOCAL and pinned not in {s.name for s in servers}:
+    if pinned and pinned != AUTO_SERVER:
+        if pinned != LOCAL_SERVER and pinned not in {s.name for s in servers}:
             raise ConfigError(f"server {pinned!r} is not registered (see `sage servers list`)")
         return Decision(pinned, f"pinned to {pinned} by the materialization")
     if file_bytes < policy.small_file_bytes:
-        return Decision(LOCAL, f"file of {_mb(file_bytes)} is under {_mb(policy.small_file_bytes)}: local")
+        return Decision(LOCAL_SERVER,
+                        f"file of {_mb(file_bytes)} is under {_mb(policy.small_file_bytes)}: local")
     remotes = [s for s in servers if not s.is_local]
     online = [s for s in remotes if s.online]
     if not online:
         if remotes and policy.no_remote == "wait":
             best = min(remotes, key=lambda s: (-s.priority, s.queued, s.name))
             return Decision(best.name, f"no remote server online; waiting for {best.name}", waits=True)
-        return Decision(LOCAL, "no remote server online: fallback to local")
+        return Decision(LOCAL_SERVER, "no remote server online: fallback to local")
     free = [s for s in online if s.free > 0]
     if free:
         best = min(free, key=lambda s: (-s.priority, -s.free, s.queued, s.name))

@@ -26,6 +26,9 @@ from dagster._core.execution.retries import RetryMode
 
 from sage_pipelines.errors import SageError
 from sage_pipelines.security import redact
+from sage_pipelines.servers.celery_app import app_args as celery_app_args, check_broker
+from sage_pipelines.services.servers import broker_url, display_endpoint, get_server
+from sage_pipelines.store.db import session_scope
 
 LOST_AFTER_SECONDS = 30.0
 POLL_SECONDS = 2.0
@@ -132,13 +135,9 @@ class ServerExecutor(Executor):
     def app_args(self) -> dict[str, Any]:
         """What dagster-celery's loop builds its Celery app from (decrypted here, in memory only)."""
         if self._app_args is None:
-            from sage_pipelines.servers.celery_app import app_args
-            from sage_pipelines.servers.registry import broker_url, get_server
-            from sage_pipelines.store.db import session_scope
-
             with session_scope() as session:
                 url = broker_url(session, get_server(session, self.server))
-            self._app_args = {**app_args(self.server, url), "retries": self._retries}
+            self._app_args = {**celery_app_args(self.server, url), "retries": self._retries}
         return self._app_args
 
     def execute(self, plan_context: Any, execution_plan: Any):
@@ -146,10 +145,6 @@ class ServerExecutor(Executor):
         from dagster_celery.core_execution_loop import core_celery_execution_loop
         from dagster_celery.executor import _submit_task
         from dagster_celery.make_app import make_app
-
-        from sage_pipelines.servers.celery_app import check_broker
-        from sage_pipelines.servers.registry import display_endpoint, get_server
-        from sage_pipelines.store.db import session_scope
 
         app = make_app(self.app_args())
         try:

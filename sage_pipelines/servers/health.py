@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.security import redact
 from sage_pipelines.servers.balancer import ServerState
-from sage_pipelines.servers.registry import LOCAL, broker_url, list_servers
+from sage_pipelines.servers.celery_app import check_broker, server_app
+from sage_pipelines.services.servers import broker_url, list_servers
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.models import MaterializationHistory, MaterializationServer, utcnow
 
@@ -45,8 +47,6 @@ def is_node_of(node: str, server: str) -> bool:
 
 def probe_app(app: Any, server: str, timeout: float = PING_TIMEOUT) -> Probe:
     """Ping `server`'s workers through `app`'s broker (active + reserved tasks per node)."""
-    from sage_pipelines.servers.celery_app import check_broker
-
     try:
         check_broker(app, timeout=max(timeout, 2.0))
         inspector = app.control.inspect(timeout=timeout)
@@ -62,10 +62,8 @@ def probe_app(app: Any, server: str, timeout: float = PING_TIMEOUT) -> Probe:
 
 def probe_server(session: Session, server: MaterializationServer, home: SageHome | None = None,
                  timeout: float = PING_TIMEOUT) -> Probe:
-    if server.tipo == LOCAL:
+    if server.tipo == LOCAL_SERVER:
         return Probe(online=True, nodes=["(in-process)"])
-    from sage_pipelines.servers.celery_app import server_app
-
     app = server_app(server.nombre, broker_url(session, server, home=home))
     try:
         return probe_app(app, server.nombre, timeout)
@@ -114,7 +112,7 @@ def stored_states(session: Session, max_age_seconds: float = 120.0) -> list[Serv
     for s in list_servers(session):
         m = s.metricas or {}
         fresh = s.ultimo_heartbeat is not None and (now - s.ultimo_heartbeat) <= dt.timedelta(seconds=max_age_seconds)
-        online = s.tipo == LOCAL or (s.estado == ONLINE and fresh)
+        online = s.tipo == LOCAL_SERVER or (s.estado == ONLINE and fresh)
         states.append(ServerState(name=s.nombre, kind=s.tipo, online=online, capacity=s.capacidad,
                                   priority=s.prioridad, running=int(m.get("active", 0) or 0),
                                   queued=int(m.get("reserved", 0) or 0)))

@@ -1,4 +1,5 @@
-"""The Dagster instance settings that servers need, written into `$DAGSTER_HOME/dagster.yaml`.
+"""The Dagster instance of an installation: `$DAGSTER_HOME` (`ensure_dagster_home`) and the
+settings that servers need, written into its `dagster.yaml`.
 
 - Shared storage: remote workers record step events in the same Dagster instance as the run.
   With `SAGE_DAGSTER_PG_URL` set, the instance uses dagster-postgres (the URL is referenced as an
@@ -13,15 +14,22 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope, store_exists
+from sage_pipelines.store.models import MaterializationServer
 
 PG_URL_ENV = "SAGE_DAGSTER_PG_URL"
-SERVER_TAG = "sage/server"
+SERVER_TAG = "sage/server"  # the run tag naming a run's server (run-queue limits, history, monitor)
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def _storage_section() -> dict[str, Any] | None:
@@ -32,19 +40,12 @@ def _storage_section() -> dict[str, Any] | None:
 
 def _server_limits(home: SageHome) -> list[dict[str, Any]] | None:
     """(name, capacity) of every remote server, or None when the store is not there yet."""
-    url = home.store_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if not store_exists(home):
         return None
-    from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from sage_pipelines.store.db import session_scope
-    from sage_pipelines.store.models import MaterializationServer
-
     try:
         with session_scope(home) as session:
             rows = session.execute(select(MaterializationServer.nombre, MaterializationServer.capacidad)
-                                   .where(MaterializationServer.tipo != "local")
+                                   .where(MaterializationServer.tipo != LOCAL_SERVER)
                                    .order_by(MaterializationServer.nombre)).all()
     except SQLAlchemyError:  # not migrated yet
         return None
@@ -85,8 +86,19 @@ def configure_instance_yaml(path: Path, home: SageHome) -> bool:
     return True
 
 
+def ensure_dagster_home(home: SageHome) -> Path:
+    """The Dagster instance directory, with our dagster.yaml, exported as DAGSTER_HOME."""
+    dagster_home = home.dagster_home
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    target = dagster_home / "dagster.yaml"
+    if not target.exists() and REPO_DAGSTER_YAML.exists():
+        shutil.copyfile(REPO_DAGSTER_YAML, target)
+    configure_instance_yaml(target, home)  # PostgreSQL storage (SAGE_DAGSTER_PG_URL), per-server run limits
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ["SAGE_HOME"] = str(home.root)
+    return dagster_home
+
+
 def sync_instance_limits(home: SageHome) -> Path:
     """Re-write the instance's dagster.yaml after servers changed; returns DAGSTER_HOME."""
-    from sage_pipelines.orchestration.run import ensure_dagster_home
-
     return ensure_dagster_home(home)  # which calls configure_instance_yaml

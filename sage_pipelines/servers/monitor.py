@@ -15,13 +15,15 @@ import datetime as dt
 import os
 import time
 
-from dagster import DefaultSensorStatus, DagsterInstance, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
+from dagster import (DagsterInstance, DagsterRunStatus, DefaultSensorStatus, RunsFilter, SensorDefinition,
+                     SensorEvaluationContext, SkipReason, sensor)
 
-from sage_pipelines.servers.registry import LOCAL
+from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.servers.health import refresh_status
+from sage_pipelines.servers.instance import SERVER_TAG
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import utcnow
-
-SERVER_TAG = "sage/server"
 SENSOR_SECONDS = int(os.environ.get("SAGE_SERVERS_SENSOR_SECONDS", "30"))
 
 
@@ -33,8 +35,6 @@ def fail_orphaned_runs(instance: DagsterInstance, down: dict[str, dt.datetime | 
                        dead_after: float, now: dt.datetime | None = None) -> list[str]:
     """Report failed every STARTED run on a server of `down` (name -> last heartbeat, naive UTC)
     silent for more than `dead_after` seconds. Returns the failed run ids."""
-    from dagster import DagsterRunStatus, RunsFilter
-
     now = now or utcnow()
     failed = []
     for server, last_seen in down.items():
@@ -54,14 +54,11 @@ def fail_orphaned_runs(instance: DagsterInstance, down: dict[str, dt.datetime | 
 
 def check_servers(instance: DagsterInstance, home: SageHome) -> tuple[str, list[str]]:
     """Ping, store, fail orphaned runs; returns (summary line, failed run ids)."""
-    from sage_pipelines.servers.health import refresh_status
-    from sage_pipelines.store.db import session_scope
-
     with session_scope(home) as session:
         results = refresh_status(session, home)
         summary = ", ".join(f"{s.nombre} {s.estado}" + (f" ({p.active} active, {p.reserved} reserved)" if p.online else "")
                             for s, p in results)
-        down = {s.nombre: s.ultimo_heartbeat for s, p in results if s.tipo != LOCAL and not p.online}
+        down = {s.nombre: s.ultimo_heartbeat for s, p in results if s.tipo != LOCAL_SERVER and not p.online}
     return summary, fail_orphaned_runs(instance, down, dead_after_seconds())
 
 

@@ -15,8 +15,18 @@ import socket
 import threading
 from typing import Any
 
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.servers.celery_app import server_app
+from sage_pipelines.servers.instance import ensure_dagster_home
+from sage_pipelines.services.servers import broker_url, get_server
 from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import engine_for, session_scope
+from sage_pipelines.store.models import MaterializationServer, utcnow
 
 HEARTBEAT_SECONDS = float(os.environ.get("SAGE_WORKER_HEARTBEAT_SECONDS", "10"))
 
@@ -24,12 +34,6 @@ HEARTBEAT_SECONDS = float(os.environ.get("SAGE_WORKER_HEARTBEAT_SECONDS", "10"))
 def _stamp(home: SageHome, server: str, estado: str, extra: dict[str, Any]) -> None:
     """Write the worker's state on its server row, on an engine of its own (no pooled connection
     is ever shared with the pool processes the worker forks)."""
-    from sqlalchemy import create_engine, select
-    from sqlalchemy.orm import Session
-    from sqlalchemy.pool import NullPool
-
-    from sage_pipelines.store.models import MaterializationServer, utcnow
-
     engine = create_engine(home.store_url, poolclass=NullPool)
     try:
         with Session(engine) as session, session.begin():
@@ -74,15 +78,10 @@ def run_worker(name: str, home: SageHome | None = None, loglevel: str = "INFO") 
     """Block running server `name`'s worker until it is stopped (SIGTERM / Ctrl-C)."""
     from celery import signals
 
-    from sage_pipelines.orchestration.run import ensure_dagster_home
-    from sage_pipelines.servers.celery_app import server_app
-    from sage_pipelines.servers.registry import LOCAL, broker_url, get_server
-    from sage_pipelines.store.db import engine_for, session_scope
-
     home = home or SageHome.from_env()
     with session_scope(home) as session:
         server = get_server(session, name)
-        if server.tipo == LOCAL:
+        if server.tipo == LOCAL_SERVER:
             raise ConfigError("server 'local' runs inside each Dagster run; it has no worker to start")
         url, capacity = broker_url(session, server, home=home), server.capacidad
     ensure_dagster_home(home)

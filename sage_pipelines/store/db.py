@@ -1,4 +1,5 @@
-"""Opening the metadata store and migrating it to the newest schema with Alembic."""
+"""Opening the metadata store, telling whether `sage init` created it, and migrating it to the
+newest schema with Alembic."""
 
 from __future__ import annotations
 
@@ -42,13 +43,26 @@ def migrate(url: str) -> None:
         command.upgrade(cfg, "head")
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a `sqlite:///` store URL, None for any other store."""
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
+def store_exists(home: SageHome) -> bool:
+    """Whether `sage init` has created the store of `home` (a PostgreSQL store always counts:
+    its database is the operator's to create)."""
+    path = _sqlite_file(home.store_url)
+    return path is None or path.exists()
+
+
 @contextlib.contextmanager
 def session_scope(home: SageHome | None = None) -> Iterator[Session]:
     """A session on the store of `home` (default: $SAGE_HOME), committed on success."""
     home = home or SageHome.from_env()
     url = home.store_url
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     factory = sessionmaker(bind=engine_for(url), expire_on_commit=False)
     session = factory()
     try:

@@ -28,6 +28,7 @@ import pyarrow.fs as pafs
 
 from sage_pipelines.destinations.base import LakeSettings
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.name_rules import name_problem
 
 _PYARROW = {"access_key_id": "access_key", "secret_access_key": "secret_key",
             "session_token": "session_token", "region": "region", "endpoint": "endpoint_override"}
@@ -60,11 +61,30 @@ def warehouse_uri(warehouse: str) -> str:
     return warehouse.rstrip("/")
 
 
+# Characters with a meaning in a URI or an object-store path: deltalake panics or looks for
+# another folder when a table folder's name holds one.
+_URI_CHARACTERS = frozenset("#?[]%\\")
+
+
+def folder_name_problem(part: str) -> str | None:
+    """Why `part` cannot be the folder of a Delta or Hudi table or namespace, or None."""
+    problem = name_problem(part)
+    if problem:
+        return problem
+    if "/" in part or part in (".", ".."):
+        return "a folder name cannot be . or .. or hold /"
+    unsafe = sorted(_URI_CHARACTERS.intersection(part))
+    if unsafe:
+        return f"a lake table folder cannot hold {' '.join(unsafe)} (they mean something in a URI)"
+    return None
+
+
 def table_uri(warehouse: str, namespace: str, table: str) -> str:
     """`<warehouse>/<namespace>/<table>` (Delta and Hudi table roots)."""
     for part in (namespace, table):
-        if not part or "/" in part or part in (".", ".."):
-            raise ConfigError(f"lake table {namespace}.{table}: {part!r} is not a valid name")
+        problem = folder_name_problem(part)
+        if problem:
+            raise ConfigError(f"lake table {namespace}.{table}: {part!r} is not a valid name: {problem}")
     return f"{warehouse_uri(warehouse)}/{namespace}/{table}"
 
 

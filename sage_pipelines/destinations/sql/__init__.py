@@ -11,7 +11,7 @@ Adding a database (e.g. SQL Server) is one module with a `Dialect` subclass and 
 - data: `kind`, `capabilities`, `type_map` (DDL strings + information_schema names), `q` (a
   `Quoter` over the SQLAlchemy dialect, with the identifier limit), `param` (the driver's
   placeholder), `transactional_ddl`, `driver_errors`;
-- driver: `connect` (via `store.drivers`), `begin`, `serialize_ddl`/`release` (make writers of
+- driver: `connect` (via `destinations.drivers`), `begin`, `serialize_ddl`/`release` (make writers of
   one table take turns), `lock_table`, `create_staging`/`load_staging`/`drop_staging` (the bulk
   path; `staging.encode_text` gives the escaped tab-separated text COPY / LOAD DATA read);
 - statements that differ: e.g. `upsert_sql` (MERGE), `delete_matching_sql`, `widen_column_sql`,

@@ -29,7 +29,7 @@ from sage_pipelines.destinations.sql.dialect import ColumnDef, Dialect, Target
 from sage_pipelines.destinations.sql.staging import ROW_COLUMN, StagedRows
 from sage_pipelines.errors import DestinationError, SageError
 from sage_pipelines.security import known_secrets, redact
-from sage_pipelines.store.drivers import explain_connect_error
+from sage_pipelines.destinations.drivers import explain_connect_error
 from sage_pipelines.types import Column
 
 MAX_UPLOAD_ID = 64  # _sage_upload_id is VARCHAR(64)

@@ -42,7 +42,7 @@ from sage_pipelines.destinations.sqlserver import batching, literals
 from sage_pipelines.destinations.sqlserver.literals import PARAM
 from sage_pipelines.destinations.sqlserver.typemap import TYPE_MAP
 from sage_pipelines.errors import DestinationError
-from sage_pipelines.store.drivers import pymssql_kwargs
+from sage_pipelines.destinations.drivers import pymssql_kwargs
 
 MAX_IDENTIFIER_LENGTH = 128
 CONNECT_TIMEOUT_SECONDS = 10

@@ -1,0 +1,38 @@
+"""Names that become file paths, Dagster asset keys or job names must be safe for all three.
+
+A casilla name is a landing folder (`landing/<casilla>/`) and part of every asset key; a
+materialization name and a destination alias end up in Dagster job, schedule and asset names,
+which Dagster restricts to letters, digits and underscores. An upload id is a folder and a
+dynamic partition key. Checking once here means no `..` or `/` ever reaches a path.
+"""
+
+from __future__ import annotations
+
+import re
+import reprlib
+
+from sage_pipelines.errors import ConfigError
+
+NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(value: object, where: str) -> str:
+    """A casilla / materialization / destination name: 1-64 letters, digits or underscores."""
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+        raise ConfigError(f"{where}: invalid name {reprlib.repr(value)} (use 1-64 letters, digits or underscores)")
+    return value
+
+
+def dagster_name(text: str) -> str:
+    """`text` as a Dagster name (letters, digits and underscores, not starting with a digit)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
+def check_upload_id(value: object, where: str = "upload id") -> str:
+    """An upload id: starts with a letter or digit, then letters, digits, `_`, `.`, `-` (max 64)."""
+    if not isinstance(value, str) or not UPLOAD_ID_RE.fullmatch(value):
+        raise ConfigError(f"{where}: invalid upload id {reprlib.repr(value)} (expected "
+                          "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}, e.g. 20261129T061502Z-3f9a1c)")
+    return value

@@ -1,0 +1,162 @@
+"""Checking a `MaterializationSpec` against its casilla and the store before it is stored.
+
+Catalogs and columns must exist in the casilla's SAGE YAML, destinations must name registered
+connections and lakes, no two tables may land on the same physical table, and no other
+materialization may already own the same asset (casilla + destination alias + catalog).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sage_pipelines.casilla.model import Catalog, SageYaml
+from sage_pipelines.destinations.hudi.schema import check_column_names
+from sage_pipelines.destinations.lake.storage import folder_name_problem
+from sage_pipelines.errors import ConfigError
+from sage_pipelines.materialization.casillas import load_casilla
+from sage_pipelines.materialization.model import (AUTO_SERVER, LOCAL_SERVER, MaterializationSpec, TableConfig,
+                                                  target_schema)
+from sage_pipelines.materialization.names import dagster_name
+from sage_pipelines.store.models import (Casilla, DatabaseConnection, Lake, Materialization,
+                                         MaterializationServer, MaterializationTable)
+from sage_pipelines.types import Kind
+
+_TIME_TRANSFORMS = ("day", "month", "year")
+
+
+def validate_spec(session: Session, spec: MaterializationSpec, source: str,
+                  sage: SageYaml | None = None) -> SageYaml:
+    """Raise a ConfigError naming the key path at fault; return the casilla's SAGE YAML.
+
+    `sage` replaces the registered SAGE YAML (to check a new version before it is stored).
+    """
+    p = f"{source}: materialization"
+    if sage is None:
+        try:
+            _, sage = load_casilla(session, spec.casilla)
+        except ConfigError as exc:
+            raise ConfigError(f"{p}.casilla: {exc}") from None
+    _check_server(session, spec.server, f"{p}.server")
+    schemas = _check_destinations(session, spec, f"{p}.destinations")
+    for key, table in spec.tables.items():
+        tp = f"{p}.tables.{key}"
+        catalog = sage.catalogs.get(key)
+        if catalog is None:
+            raise ConfigError(f"{tp}: unknown catalog {key!r} in casilla {spec.casilla!r} "
+                              f"(catalogs: {', '.join(sage.catalogs)})")
+        _check_columns(table, catalog, tp)
+        _check_lake_names(spec, table, catalog, tp)
+    _check_unique_targets(spec, schemas, f"{p}.tables")
+    _check_asset_clash(session, spec, f"{p}.tables")
+    return sage
+
+
+def _check_server(session: Session, server: str, path: str) -> None:
+    if server in (AUTO_SERVER, LOCAL_SERVER):
+        return
+    if session.scalar(select(MaterializationServer.id).where(MaterializationServer.nombre == server)) is None:
+        raise ConfigError(f"{path}: unknown server {server!r} (use auto, local or a name from "
+                          "`sage servers list`)")
+
+
+def _check_destinations(session: Session, spec: MaterializationSpec, path: str) -> dict[str, tuple]:
+    """Each alias's physical place and default schema: {alias: (place, default schema)}."""
+    out: dict[str, tuple] = {}
+    for alias, d in spec.destinations.items():
+        if d.connection is not None:
+            conn = session.scalar(select(DatabaseConnection).where(DatabaseConnection.nombre == d.connection))
+            if conn is None:
+                raise ConfigError(f"{path}.{alias}.connection: unknown connection {d.connection!r} "
+                                  f"(registered: {_names(session, DatabaseConnection)})")
+            out[alias] = (("connection", conn.id), conn.esquema)
+        else:
+            lake = session.scalar(select(Lake).where(Lake.nombre == d.lake))
+            if lake is None:
+                raise ConfigError(f"{path}.{alias}.lake: unknown lake {d.lake!r} "
+                                  f"(registered: {_names(session, Lake)})")
+            out[alias] = (("lake", lake.id), None)
+    return out
+
+
+def _names(session: Session, model: type) -> str:
+    return ", ".join(session.scalars(select(model.nombre).order_by(model.nombre))) or "none"
+
+
+def _check_columns(table: TableConfig, catalog: Catalog, path: str) -> None:
+    fields = [f.name for f in catalog.fields]
+
+    def known(name: str, where: str) -> None:
+        if name not in fields:
+            shown = ", ".join(fields[:12]) + (", ..." if len(fields) > 12 else "")
+            raise ConfigError(f"{where}: unknown column {name!r} in catalog {catalog.key!r} (columns: {shown})")
+
+    for key in ("primary_key", "delete_by"):
+        for i, name in enumerate(getattr(table, key)):
+            known(name, f"{path}.{key}[{i}]")
+    for name in table.columns:
+        known(name, f"{path}.columns.{name}")
+    if table.partitioning is not None:
+        columns = {c.name: c for c in catalog.columns(table.columns)}
+        for i, name in enumerate(table.partitioning.columns):
+            known(name, f"{path}.partitioning.columns[{i}]")
+            kind = columns[name].type.kind
+            if table.partitioning.transform in _TIME_TRANSFORMS and kind not in (Kind.DATE, Kind.TIMESTAMP):
+                raise ConfigError(f"{path}.partitioning.transform: {table.partitioning.transform} needs a "
+                                  f"date or timestamp column, but {name!r} is {kind.value}")
+
+
+def _check_lake_names(spec: MaterializationSpec, table: TableConfig, catalog: Catalog, path: str) -> None:
+    """Delta and Hudi tables are folders named after the namespace and table, and Hudi columns
+    are Avro fields: refuse names they cannot hold now rather than at the first write."""
+    for alias in table.destinations:
+        d = spec.destinations[alias]
+        if d.format not in ("delta", "hudi"):
+            continue
+        schema = target_schema(table.target, True, None, spec.casilla)
+        for part in (schema, table.target.name):
+            problem = folder_name_problem(part)
+            if problem:
+                raise ConfigError(f"{path}.table: {part!r} cannot be a {d.format} folder "
+                                  f"(destination {alias!r}): {problem}")
+        if d.format == "hudi":
+            check_column_names(catalog.columns(table.columns), f"{path} (destination {alias!r})")
+
+
+def _check_unique_targets(spec: MaterializationSpec, places: dict[str, tuple], path: str) -> None:
+    """Two tables (or two aliases of one place) must not write the same physical table."""
+    seen: dict[tuple, str] = {}
+    for key, table in spec.tables.items():
+        for alias in table.destinations:
+            place, default_schema = places[alias]
+            schema = target_schema(table.target, spec.destinations[alias].is_lake, default_schema, spec.casilla)
+            where = (place, (schema or "").casefold(), table.target.name.casefold())
+            other = seen.setdefault(where, f"{key} -> {alias}")
+            if other != f"{key} -> {alias}":
+                raise ConfigError(f"{path}.{key}.table: {str(table.target)!r} in destination {alias!r} is "
+                                  f"the same table as {other} (each table needs its own target)")
+
+
+def _check_asset_clash(session: Session, spec: MaterializationSpec, path: str) -> None:
+    """Asset keys are [destination alias, casilla, catalog] as Dagster names (letters, digits,
+    underscores: `ventas-2024` and `ventas_2024` are one key): one owner per key."""
+    mine: dict[tuple[str, str], str] = {}
+    for catalog, table in spec.tables.items():
+        for alias in table.destinations:
+            key = (alias, dagster_name(catalog))
+            if key in mine:
+                raise ConfigError(f"{path}.{catalog}: catalogs {mine[key]!r} and {catalog!r} make the same "
+                                  f"Dagster asset key {alias}/{spec.casilla}/{key[1]}")
+            mine[key] = catalog
+    rows = session.execute(
+        select(Materialization.nombre, MaterializationTable.catalogo, MaterializationTable.destinos)
+        .join(MaterializationTable, MaterializationTable.materialization_id == Materialization.id)
+        .join(Casilla, Casilla.id == Materialization.casilla_id)
+        .where(Casilla.nombre == spec.casilla, Materialization.nombre != spec.name)).all()
+    for other, catalog, aliases in rows:
+        for alias in aliases:
+            mine_catalog = mine.get((alias, dagster_name(catalog)))
+            if mine_catalog is not None:
+                raise ConfigError(f"{path}.{mine_catalog}.destinations: asset {alias}/{spec.casilla}/"
+                                  f"{dagster_name(catalog)} already belongs to materialization {other!r} "
+                                  "(use another destination alias or drop the table from one of them)")

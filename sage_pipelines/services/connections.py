@@ -1,0 +1,102 @@
+"""Database connections: a name, a secret, and optionally a database and schema of their own.
+
+`connection_settings` is how every other layer reaches a database: the settings carry the
+secret's ciphertext inside a callable, so the password is decrypted only when a driver connects.
+`test_connection` connects for real (`destinations.drivers.probe`) and records the outcome on
+the connection row.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sage_pipelines.crypto import decrypt_secret
+from sage_pipelines.destinations.base import ConnectionSettings
+from sage_pipelines.destinations.drivers import probe
+from sage_pipelines.errors import ConfigError
+from sage_pipelines.services.secrets import DATABASE_TYPES, get_secret
+from sage_pipelines.settings import SageHome
+from sage_pipelines.store.audit import audit
+from sage_pipelines.store.lookup import find_named, get_named
+from sage_pipelines.store.models import DatabaseConnection, DbSecret, utcnow
+
+log = logging.getLogger(__name__)
+
+STATUS_OK, STATUS_ERROR = "ok", "error"
+
+
+def get_connection(session: Session, name: str) -> DatabaseConnection:
+    return get_named(session, DatabaseConnection, name, "connection", "sage connections add NAME --secret S")
+
+
+def list_connections(session: Session) -> list[DatabaseConnection]:
+    return list(session.scalars(select(DatabaseConnection).order_by(DatabaseConnection.nombre)))
+
+
+def add_connection(session: Session, name: str, secret: str, database: str | None = None,
+                   schema: str | None = None, *, replace: bool = False) -> DatabaseConnection:
+    """Register connection `name` over a database secret. `replace` updates it in place."""
+    row = get_secret(session, secret)
+    if row.tipo not in DATABASE_TYPES:
+        raise ConfigError(f"connection {name!r}: secret {secret!r} is of type {row.tipo!r}; "
+                          f"a connection needs one of {', '.join(DATABASE_TYPES)}")
+    conn = find_named(session, DatabaseConnection, name)
+    if conn is not None and not replace:
+        raise ConfigError(f"connection {name!r} already exists")
+    action = "connection.replace" if conn is not None else "connection.add"
+    if conn is None:
+        conn = DatabaseConnection(nombre=name, secret_id=row.id)
+        session.add(conn)
+    conn.secret_id, conn.base_datos, conn.esquema = row.id, database, schema
+    conn.estado_conexion, conn.mensaje_error = "sin_probar", None
+    session.flush()
+    audit(session, action, f"connection:{name}", secret=secret, tipo=row.tipo, base_datos=database,
+          esquema=schema)
+    return conn
+
+
+def _password_callable(home: SageHome, ciphertext: bytes | None):  # noqa: ANN202
+    """A closure over ciphertext (never plaintext) that decrypts on each call."""
+    def password() -> str | None:
+        return decrypt_secret(home, ciphertext).get("password") if ciphertext else None
+    return password
+
+
+def connection_settings(session: Session, conn_or_name: DatabaseConnection | str, *,
+                        home: SageHome | None = None) -> ConnectionSettings:
+    """How to reach connection `conn_or_name`: host, port, user and options from its secret,
+    database and schema overridden by the connection; the password decrypts at call time."""
+    home = home or SageHome.from_env()
+    conn = get_connection(session, conn_or_name) if isinstance(conn_or_name, str) else conn_or_name
+    secret: DbSecret = conn.secret
+    options = dict(secret.opciones or {})
+    return ConnectionSettings(
+        kind=secret.tipo, name=conn.nombre, host=secret.servidor, port=secret.puerto, user=secret.usuario,
+        database=conn.base_datos or secret.basedatos, schema=conn.esquema,
+        options=options, password=_password_callable(home, secret.credenciales))
+
+
+def test_connection(session: Session, name: str, *, home: SageHome | None = None,
+                    timeout: int = 10) -> tuple[bool, float | None, str]:
+    """Probe connection `name` and record `estado_conexion`, `ultimo_test`, `latencia_ms` and
+    `mensaje_error` on it. The reason names host, port, credentials, database or TLS on failure."""
+    conn = get_connection(session, name)
+    ok, latency, reason = probe(connection_settings(session, conn, home=home), timeout)
+    conn.estado_conexion = STATUS_OK if ok else STATUS_ERROR
+    conn.ultimo_test = utcnow()
+    conn.latencia_ms = latency
+    conn.mensaje_error = None if ok else reason
+    audit(session, "connection.test", f"connection:{name}", ok=ok,
+          latencia_ms=None if latency is None else round(latency, 3),
+          categoria=None if ok else reason.partition(":")[0])
+    if ok:
+        log.info("connection %s: %s", name, reason)
+    else:
+        log.warning("connection %s failed: %s", name, reason)
+    return ok, latency, reason
+
+
+test_connection.__test__ = False  # not a pytest test, despite its name
