@@ -469,6 +469,20 @@ class DestinationScenarios:
         got = {r["id"]: r[column] for r in stored_rows(destination, widened)}
         assert got == {1: pa.scalar(old, narrow.to_arrow()).cast(wide.to_arrow()).as_py(), 2: new}
 
+    def test_evolve_widens_a_column_of_a_table_with_a_delete_by_index(self, destination, make_spec):
+        """Regression (found by hypothesis on DuckDB): a delete_insert table has an index on its
+        delete_by columns, and DuckDB refused to change any column's type while it existed."""
+        narrow = with_type(self.columns, "monto", ColumnType(Kind.DECIMAL, 12, 2))
+        spec = make_spec(Strategy.DELETE_INSERT, columns=narrow, delete_by=("semana",))
+        u1 = ("u1", [row(1, semana=1, monto=Decimal("12.34")), row(2, semana=2)])
+        self.run_uploads(destination, spec, [u1])
+        wide = replace(spec, columns=self.columns)
+        u2 = ("u2", [row(3, semana=2, monto=Decimal("1234567890123.0000000001"))])
+        self.run_uploads(destination, wide, [u2])
+        assert stored_rows(destination, wide) == normalized(expected_table(wide, [u1, u2]))
+        self.run_uploads(destination, wide, [("u3", [row(4, semana=1)])])  # the index still serves
+        assert {r["id"] for r in stored_rows(destination, wide)} == {3, 4}
+
     @pytest.mark.parametrize("policy", list(SchemaChange))
     def test_a_narrower_upload_type_is_cast_into_the_wider_column(self, destination, make_spec, policy):
         spec = make_spec(Strategy.UPSERT, schema_change=policy)

@@ -222,7 +222,7 @@ class SqlDestination:
             undo.append(d.drop_column_sql(target, c.name))
         for c in plan.widened:
             wide = by_name[fold(c.name)]
-            d.run(conn, d.widen_column_sql(target, ColumnDef(c.name, wide.ddl, c.nullable)))
+            d.widen_column(conn, target, ColumnDef(c.name, wide.ddl, c.nullable))
             undo.append(d.widen_column_sql(target, ColumnDef(c.name, tm.ddl(c.table_type), c.nullable)))
 
     def _require_unique_key(self, conn: Any, table: TableSpec, target: Target) -> None:

@@ -201,6 +201,10 @@ class Dialect:
     def drop_column_sql(self, target: Target, name: str) -> str:
         return f"ALTER TABLE {self.table(target)} DROP COLUMN {self.q.ident(name)}"
 
+    def widen_column(self, conn: Any, target: Target, column: ColumnDef) -> None:
+        """Change an existing column to the wider type of `column` (schema evolution)."""
+        self.run(conn, self.widen_column_sql(target, column))
+
     def widen_column_sql(self, target: Target, column: ColumnDef) -> str:
         return (f"ALTER TABLE {self.table(target)} ALTER COLUMN {self.q.ident(column.name)} "
                 f"TYPE {column.ddl}")
