@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import uuid
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -39,8 +40,7 @@ from sage_pipelines_tests.destination_kinds import KINDS, make_destination
 from sage_pipelines_tests.destination_scenarios import Oracle, Row, normalized, reader_of, stored_rows
 
 _COMMON = dict(deadline=None, database=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                      HealthCheck.data_too_large])
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("sage-default", max_examples=50, derandomize=True, **_COMMON)
 settings.register_profile("sage-long", max_examples=int(os.environ.get("SAGE_HYPOTHESIS_EXAMPLES", "150")),
                           print_blob=True, **_COMMON)
@@ -207,21 +207,34 @@ def check_case(destination: Any, namespace: str, case: Case) -> None:
     event(f"table holds {min(len(oracle.rows), 10)}{'+' if len(oracle.rows) >= 10 else ''} row(s)")
 
 
+def run_profile(profile: str, target: tuple[Any, str], figures: Callable[[str], None]) -> None:
+    """Check `cases()` on `target` under a hypothesis profile; report the examples and seconds."""
+    tried = 0
+
+    @settings(settings.get_profile(profile))
+    @given(case=cases())
+    def run(case: Case) -> None:
+        nonlocal tried
+        tried += 1
+        check_case(*target, case)
+
+    started = time.perf_counter()
+    run()
+    figures(f"{tried} examples held in {time.perf_counter() - started:.1f} s")
+
+
 @pytest.fixture
 def target(request: pytest.FixtureRequest, tmp_path) -> tuple[Any, str]:
     return make_destination(request.param, request, tmp_path)
 
 
 @pytest.mark.parametrize("target", DEFAULT_KINDS, indirect=True)
-@settings(settings.get_profile("sage-default"))
-@given(case=cases())
-def test_random_upload_sequences_leave_the_table_the_oracle_predicts(target, case):
-    check_case(*target, case)
+def test_random_upload_sequences_leave_the_table_the_oracle_predicts(target, figures):
+    run_profile("sage-default", target, figures)
 
 
 @pytest.mark.hypothesis_long
+@pytest.mark.timeout(7200)
 @pytest.mark.parametrize("target", KINDS, indirect=True)
-@settings(settings.get_profile("sage-long"))
-@given(case=cases())
-def test_random_upload_sequences_on_every_destination_with_a_larger_budget(target, case):
-    check_case(*target, case)
+def test_random_upload_sequences_on_every_destination_with_a_larger_budget(target, figures):
+    run_profile("sage-long", target, figures)
