@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -33,6 +35,12 @@ def sage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     dagster_home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     return home
+
+
+def run_sage(sage_home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    """`sage ARGV...` as a user runs it: its own process on SAGE_HOME `sage_home` (plus `env`)."""
+    return subprocess.run([sys.executable, "-m", "sage_pipelines.cli", *argv], capture_output=True, text=True,
+                          env={**os.environ, "SAGE_HOME": str(sage_home), **env}, timeout=300)
 
 
 def unique_name(prefix: str) -> str:

@@ -84,6 +84,7 @@ def test_every_write_records_a_history_row(demo_home, tmp_path, capsys):
     assert sage_main(["history", CASILLA]) == 0
     out = capsys.readouterr().out
     assert out.count(upload) == 4 and "fact_ventas" in out  # 3 warehouse tables + the lake table
+    assert out.count(" succeeded ") == 4
 
 
 def test_a_bad_value_fails_the_run_names_the_line_and_leaves_the_table(demo_home, tmp_path, capsys):

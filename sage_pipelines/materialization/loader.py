@@ -170,8 +170,11 @@ def _table(r: _Reader, catalog: str, raw: Any, p: str, aliases: tuple[str, ...])
     delete_by = opt("delete_by", _Reader.names, ())
     if strategy is Strategy.UPSERT and not primary_key:
         raise r.fail(f"{p}.primary_key", "strategy upsert needs a primary_key")
-    if strategy is Strategy.DELETE_INSERT and not (delete_by or primary_key):
-        raise r.fail(f"{p}.delete_by", "strategy delete_insert needs delete_by or a primary_key")
+    if strategy is Strategy.DELETE_INSERT and not delete_by:
+        key = f"[{', '.join(primary_key)}]" if primary_key else "[<primary key>]"
+        raise r.fail(f"{p}.delete_by", "strategy delete_insert needs delete_by, the columns whose values in an "
+                                       f"upload pick the rows it replaces (to delete by the primary key, as "
+                                       f"before: delete_by: {key})")
     if delete_by and strategy is not Strategy.DELETE_INSERT:
         raise r.fail(f"{p}.delete_by", f"only strategy delete_insert uses delete_by, not {strategy.value}")
     destinations = opt("destinations", _Reader.names, aliases)

@@ -36,6 +36,7 @@ from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.history import record_history
 from sage_pipelines.store.models import MaterializationServer, utcnow
+from sage_pipelines.store.states import HistoryStatus
 
 SPEC_KEY = "sage/table_spec"
 SERVER_REASON_TAG = "sage/server_reason"
@@ -117,7 +118,7 @@ class SageIOManager(ConfigurableIOManager):
                 materialization_id=ids["materialization_id"], tabla_id=ids["table_id"],
                 destino_id=ids["destination_id"], casilla=ids["casilla"] or "",
                 tabla=spec.qualified_name, destino=ids["destination"] or "", upload_id=upload_id,
-                estado="exito" if error is None else "fallido", estrategia=spec.strategy.value,
+                estado=HistoryStatus.SUCCEEDED if error is None else HistoryStatus.FAILED, estrategia=spec.strategy.value,
                 servidor_id=_server_id(session, server), servidor=server, razon_servidor=tags.get(SERVER_REASON_TAG),
                 filas=result.rows if result else 0, insertadas=result.inserted if result else 0,
                 actualizadas=result.updated if result else 0, eliminadas=result.deleted if result else 0,

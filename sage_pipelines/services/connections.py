@@ -22,11 +22,9 @@ from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, utcnow
+from sage_pipelines.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
-
-STATUS_OK, STATUS_ERROR = "ok", "error"
-
 
 def get_connection(session: Session, name: str) -> DatabaseConnection:
     return get_named(session, DatabaseConnection, name, "connection", "sage connections add NAME --secret S")
@@ -51,7 +49,7 @@ def add_connection(session: Session, name: str, secret: str, database: str | Non
         conn = DatabaseConnection(nombre=name, secret_id=row.id)
         session.add(conn)
     conn.secret_id, conn.base_datos, conn.esquema = row.id, database, schema
-    conn.estado_conexion, conn.mensaje_error = "sin_probar", None
+    conn.estado_conexion, conn.mensaje_error = ConnectionStatus.UNTESTED, None
     session.flush()
     audit(session, action, f"connection:{name}", secret=secret, tipo=row.tipo, base_datos=database,
           esquema=schema)
@@ -85,7 +83,7 @@ def test_connection(session: Session, name: str, *, home: SageHome | None = None
     `mensaje_error` on it. The reason names host, port, credentials, database or TLS on failure."""
     conn = get_connection(session, name)
     ok, latency, reason = probe(connection_settings(session, conn, home=home), timeout)
-    conn.estado_conexion = STATUS_OK if ok else STATUS_ERROR
+    conn.estado_conexion = ConnectionStatus.OK if ok else ConnectionStatus.ERROR
     conn.ultimo_test = utcnow()
     conn.latencia_ms = latency
     conn.mensaje_error = None if ok else reason

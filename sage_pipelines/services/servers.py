@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.security import MASK, redact_url, remember_secret
+from sage_pipelines.services.broker_tls import split_tls
 from sage_pipelines.services.secrets import add_secret, secret_payload
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.audit import audit
 from sage_pipelines.store.lookup import get_named
 from sage_pipelines.store.models import DbSecret, Materialization, MaterializationHistory, MaterializationServer
+from sage_pipelines.store.states import ServerStatus
 
 SERVER_TYPES = (LOCAL_SERVER, "remote", "container")
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
@@ -48,6 +50,7 @@ def split_endpoint(url: str) -> tuple[str, str | None]:
         raise ConfigError(f"--endpoint must be a broker URL ({', '.join(s + '://' for s in BROKER_SCHEMES)}"
                           "host[:port]/...), not "
                           f"{redact_endpoint(url)!r}")
+    split_tls(url.strip())  # refuses unknown or misplaced TLS options now, not when a worker starts
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{port}" if port else "")
     password = unquote(parts.password) if parts.password else None
@@ -84,7 +87,7 @@ def register_local_server(session: Session) -> MaterializationServer:
     row = session.scalar(select(MaterializationServer).where(MaterializationServer.nombre == LOCAL_SERVER))
     if row is None:
         row = MaterializationServer(nombre=LOCAL_SERVER, tipo=LOCAL_SERVER, capacidad=1, prioridad=0,
-                                    estado="online", metricas={})
+                                    estado=ServerStatus.ONLINE, metricas={})
         session.add(row)
         session.flush()
     return row
@@ -128,7 +131,7 @@ def add_server(session: Session, name: str, type: str = "remote", endpoint: str 
         secret = add_secret(session, secret_name(name), "broker", host=parts.hostname, port=parts.port,
                             user=parts.username, password=password, home=home, replace=True)
     if row is None:
-        row = MaterializationServer(nombre=name, metricas={}, estado="desconocido")
+        row = MaterializationServer(nombre=name, metricas={}, estado=ServerStatus.UNKNOWN)
         session.add(row)
     row.tipo, row.endpoint, row.capacidad, row.prioridad = type, clean, int(capacity), int(priority)
     row.secret_id = secret.id if secret is not None else None

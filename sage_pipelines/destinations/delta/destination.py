@@ -24,6 +24,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -76,7 +78,22 @@ class DeltaDestination(LakeDestination):
             raise DestinationError(f"{self.describe(table)}: no such table") from None
 
     def read(self, table: TableSpec) -> pa.Table:
-        return with_declared_types(self.load(table).to_pyarrow_table(), table)
+        return with_declared_types(self._rows(self.load(table), table), table)
+
+    def _rows(self, current: DeltaTable, table: TableSpec) -> pa.Table:
+        """Every row of the table's current version, read by pyarrow's own filesystem.
+
+        Not `DeltaTable.to_pyarrow_table()`: that reads the Parquet files through deltalake's
+        Python filesystem handler with pre-buffering, so arrow's I/O threads hold Python-owned
+        buffers; when one is released after the interpreter began to exit, the thread cannot
+        take the GIL, is unwound by `pthread_exit` through a noexcept destructor, and the process
+        aborts ("terminate called without an active exception", exit 134) about half the time.
+        The file list and partition values still come from the Delta log (delta-rs).
+        """
+        fs, root = filesystem(self.settings)
+        location = pafs.SubTreeFileSystem(f"{root}/{self.namespace(table)}/{table.name}", fs)
+        dataset: pads.Dataset = current.to_pyarrow_dataset(filesystem=location)
+        return dataset.to_table()
 
     # --- write ------------------------------------------------------------------------
 
@@ -106,7 +123,7 @@ class DeltaDestination(LakeDestination):
         target = target_schema(stored, data.schema, plan)
         data = conform(data, target)
         if plan.widened:
-            existing = conform(current.to_pyarrow_table(), target)
+            existing = conform(self._rows(current, table), target)
             rows, tally = apply_strategy(existing, data, table, plan.absent)
             write_deltalake(current, rows, mode="overwrite", schema_mode="overwrite",
                             partition_by=current.metadata().partition_columns or None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sage_pipelines.cli.secrets import print_rows
-from sage_pipelines.services.history import history
+from sage_pipelines.cli.terminal import print_rows
+from sage_pipelines.services.history import history as history_rows
 from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
 
@@ -13,18 +13,11 @@ HEADERS = ("TIME", "CASILLA", "TABLE", "DESTINATION", "UPLOAD", "STRATEGY", "STA
            "UPDATED", "DELETED", "SECONDS", "SERVER", "ERROR")
 
 
-def _cmd_history(args: argparse.Namespace) -> int:
+def history(args: argparse.Namespace) -> int:
     with session_scope(ready_home()) as session:
         rows = [(h.iniciado_en.isoformat(timespec="seconds"), h.casilla, h.tabla, h.destino, h.upload_id,
                  h.estrategia, h.estado, h.filas, h.insertadas, h.actualizadas, h.eliminadas,
                  f"{h.segundos:.2f}", server, (h.error or "").splitlines()[0][:120] if h.error else None)
-                for h, server in history(session, args.casilla, args.limit)]
+                for h, server in history_rows(session, args.casilla, args.limit)]
     print_rows(HEADERS, rows)
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("history", help="MATERIALIZATION_HISTORY rows, newest first")
-    p.add_argument("casilla", nargs="?", help="only this casilla's rows")
-    p.add_argument("--limit", type=int, default=50, help="how many rows (default 50)")
-    p.set_defaults(func=_cmd_history)
