@@ -20,7 +20,8 @@ import pyarrow as pa
 from sqlalchemy.dialects import postgresql
 
 from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
-from sage_pipelines.destinations.sql import Dialect, SqlDestination, TypeMap
+from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, TypeMap
+from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows
 from sage_pipelines.types import Kind
@@ -99,6 +100,20 @@ class DuckDBDialect(Dialect):
 
     def query(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return conn.execute(sql, list(params)).fetchall()
+
+    def widen_column(self, conn: Any, target: Target, column: ColumnDef) -> None:
+        """DuckDB refuses to change a column's type while the table has any index ("Cannot alter
+        entry ... because there are entries that depend on it"; a delete_insert table has one):
+        the indexes are dropped and made again, by their own catalog definition, around the
+        change, in the write's transaction. (Found by hypothesis.)"""
+        indexes = self.query(conn, "SELECT index_name, sql FROM duckdb_indexes() "
+                                   "WHERE schema_name = ? AND table_name = ? AND sql IS NOT NULL",
+                             (target.schema, target.name))
+        for name, _ in indexes:
+            self.run(conn, f"DROP INDEX {self.q.qualified(target.schema, name)}")
+        super().widen_column(conn, target, column)
+        for _, definition in indexes:
+            self.run(conn, definition)
 
     def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
         view = f"_sage_arrow_{uuid.uuid4().hex[:12]}"

@@ -91,11 +91,11 @@ class MySQLDialect(Dialect):
         rows = self.query(
             conn,
             "SELECT column_name, data_type, character_maximum_length, numeric_precision, "
-            "numeric_scale, column_type FROM information_schema.columns "
+            "numeric_scale, column_type, is_nullable FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (target.schema, target.name))
-        return [CatalogColumn(r[0], str(r[1]).lower(), r[2], r[3], r[4], str(r[5]).lower())
-                for r in rows]
+        return [CatalogColumn(r[0], str(r[1]).lower(), r[2], r[3], r[4], str(r[5]).lower(),
+                              nullable=str(r[6]).upper() != "NO") for r in rows]
 
     @staticmethod
     def _lock_name(target: Target) -> str:

@@ -1,8 +1,9 @@
 """Delta destination: each strategy is one Delta commit made by delta-rs (merge or write).
 
 - upsert: `DeltaTable.merge` on the primary key (plus the derived partition columns of key
-  columns, so delta-rs prunes partitions), `when_matched_update_all` /
-  `when_not_matched_insert_all`, after the upload is reduced to the last row per key;
+  columns, so delta-rs prunes partitions), `when_matched_update` of the upload's columns (a table
+  column the upload lacks keeps its value) / `when_not_matched_insert_all`, after the upload is
+  reduced to the last row per key;
 - delete_insert and append: one merge whose source is the upload's rows plus one "delete" row
   per distinct `delete_by` value (append: its `_sage_upload_id`), so matching rows are deleted
   and the upload inserted in the same commit, with no value ever pasted into a predicate;
@@ -40,11 +41,11 @@ from sage_pipelines.destinations.lake.rows import (
     Counts,
     apply_strategy,
     counts,
-    distinct_keys,
+    last_per_key,
     match_columns,
 )
 from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
-from sage_pipelines.destinations.lake.schema import conform, plan_schema, with_declared_types
+from sage_pipelines.destinations.lake.schema import conform, plan_for, target_schema, with_declared_types
 from sage_pipelines.destinations.lake.storage import delta_storage_options, filesystem, table_uri
 from sage_pipelines.errors import DestinationError
 
@@ -118,11 +119,12 @@ class DeltaDestination(LakeDestination):
         stored = pa.schema(current.schema().to_arrow())
         keep = [p for p in partitions if p.name in current.metadata().partition_columns]
         data = with_partition_columns(upload, keep)
-        plan = plan_schema(stored, data.schema, table)
-        data = conform(data, plan.target)
+        plan = plan_for(self.describe(table), stored, data.schema, table)
+        target = target_schema(stored, data.schema, plan)
+        data = conform(data, target)
         if plan.widened:
-            existing = conform(self._rows(current, table), plan.target)
-            rows, tally = apply_strategy(existing, data, table)
+            existing = conform(self._rows(current, table), target)
+            rows, tally = apply_strategy(existing, data, table, plan.absent)
             write_deltalake(current, rows, mode="overwrite", schema_mode="overwrite",
                             partition_by=current.metadata().partition_columns or None)
         elif table.strategy is Strategy.TRUNCATE_INSERT:
@@ -130,7 +132,7 @@ class DeltaDestination(LakeDestination):
             write_deltalake(current, data, mode="overwrite",
                             schema_mode="merge" if plan.added else None)
         elif table.strategy is Strategy.UPSERT:
-            metrics = self._merge_upsert(current, data, table, keep, bool(plan.added))
+            metrics = self._merge_upsert(current, data, table, keep, bool(plan.added), plan.absent)
             tally = Counts(inserted=metrics["num_target_rows_inserted"],
                            updated=metrics["num_target_rows_updated"])
         else:
@@ -147,21 +149,30 @@ class DeltaDestination(LakeDestination):
         return " AND ".join(f"t.{quote(n)} = s.{quote(n)}" for n in names)
 
     def _merge_upsert(self, current: DeltaTable, data: pa.Table, table: TableSpec,
-                      partitions: list[DeltaPartition], merge_schema: bool) -> dict[str, Any]:
+                      partitions: list[DeltaPartition], merge_schema: bool, absent: list[str]) -> dict[str, Any]:
+        """Matched rows get the upload's columns only (a column the upload lacks keeps its value);
+        new rows get every column (NULL for the absent ones, which `data` holds as NULLs)."""
         predicate = self._key_predicate(table.primary_key, partitions)
-        return (current.merge(data, predicate, source_alias="s", target_alias="t",
-                              merge_schema=merge_schema)
-                .when_matched_update_all().when_not_matched_insert_all().execute())
+        merge = current.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=merge_schema)
+        if absent:
+            given = {quote(n): f"s.{quote(n)}" for n in data.column_names if n not in absent}
+            merge = merge.when_matched_update(given)
+        else:
+            merge = merge.when_matched_update_all()
+        return merge.when_not_matched_insert_all().execute()
 
     def _merge_replace(self, current: DeltaTable, data: pa.Table, table: TableSpec,
                        partitions: list[DeltaPartition], merge_schema: bool) -> dict[str, Any]:
-        """Delete the rows whose match columns occur in the upload, insert the upload: one merge."""
+        """Delete the rows whose match columns occur in the upload, insert the upload: one merge.
+
+        The delete rows are one upload row per distinct match value, so the source keeps the
+        table's NOT NULL columns non-null: delta-rs 1.6 checks a merge that adds a column against
+        the source's nullability and refuses it when the source loosens a NOT NULL column
+        (delta-io/delta-rs#4527; found by hypothesis)."""
         columns = match_columns(table)
-        keys = distinct_keys(data, columns)
-        loose = pa.schema([f.with_nullable(True) for f in data.schema])  # delete rows hold NULLs
-        deletes = with_partition_columns(conform(keys, loose), partitions)
+        deletes = last_per_key(data, list(columns))
         source = pa.concat_tables([
-            data.cast(loose).append_column(OP_COLUMN, pa.repeat(pa.scalar("insert"), data.num_rows)),
+            data.append_column(OP_COLUMN, pa.repeat(pa.scalar("insert"), data.num_rows)),
             deletes.append_column(OP_COLUMN, pa.repeat(pa.scalar("delete"), deletes.num_rows)),
         ])
         op = f"s.{quote(OP_COLUMN)}"
@@ -188,7 +199,9 @@ class DeltaDestination(LakeDestination):
         log = f"{root}/{self.namespace(table)}/{table.name}/_delta_log/{version:020d}.json"
         added, removed = [], []
         with fs.open_input_stream(log) as f:
-            for line in f.read().decode().splitlines():
+            # One JSON action per "\n"-terminated line; not `splitlines`, which also breaks at
+            # U+0085, U+2028, ... that column statistics may hold unescaped.
+            for line in f.read().decode().split("\n"):
                 action = json.loads(line) if line.strip() else {}
                 if "add" in action:
                     added.append(unquote(action["add"]["path"]))

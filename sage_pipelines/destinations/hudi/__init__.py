@@ -29,9 +29,11 @@ group of their partition or a new one); delete_insert and truncate_insert are `r
 whose `partitionToReplaceFileIds` hide the affected groups; append is a `commit` of inserts, or,
 when the same upload ran before, a `replacecommit` that also removes that upload's earlier rows.
 
-Schema evolution: `evolve` adds nullable columns (older files lack them; hudi-rs reads NULL) and
-widens types (hudi-rs casts older files to the latest commit schema); key and partition columns
-never change type. `freeze` refuses any difference before anything is written.
+Schema evolution follows the one planner of every destination (`destinations.evolution`):
+`evolve` adds nullable columns (older files lack them; hudi-rs reads NULL) and widens types
+(hudi-rs casts older files to the latest commit schema); key and partition columns never change
+type. `freeze` refuses new columns, wider types and a missing NOT NULL column before anything is
+written. An upsert keeps the old values of the columns the upload lacks on the rows it updates.
 
 Memory: an upload is staged in memory (Arrow) before the write begins, plus one file group at a
 time while it is rewritten.

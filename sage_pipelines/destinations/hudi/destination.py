@@ -8,13 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sage_pipelines.destinations.base import (
-    UPLOAD_ID_COLUMN,
-    SchemaChange,
-    Strategy,
-    TableSpec,
-    WriteResult,
-)
+from sage_pipelines.destinations.base import UPLOAD_ID_COLUMN, Strategy, TableSpec, WriteResult
+from sage_pipelines.destinations.evolution import plan_schema
 from sage_pipelines.destinations.hudi.schema import (
     PARTITION_PATH,
     RECORD_KEY,
@@ -46,8 +41,8 @@ from sage_pipelines.destinations.hudi.writer import (
 )
 from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
 from sage_pipelines.destinations.lake.partitioning import partition_fields
-from sage_pipelines.errors import ConfigError, DestinationError, SchemaChangeError
-from sage_pipelines.types import Column, Kind
+from sage_pipelines.errors import ConfigError, DestinationError
+from sage_pipelines.types import Kind
 
 CAPABILITIES = lake_capabilities("Parquet base files (Hudi copy-on-write, table version 6)",
                                  frozenset({"identity", "day", "month", "year"}))
@@ -78,11 +73,12 @@ class HudiDestination(LakeDestination):
             stored = self._stored_schema(timeline)
             if props is not None:
                 self._check_layout(props, key_fields, partitioning, where)
-            schema = merge_schema(stored, table, with_row_id=ROW_ID_COLUMN in key_fields, where=where,
-                                  fixed=key_fields + parts)
+            schema, absent = merged_schema(stored, table, with_row_id=ROW_ID_COLUMN in key_fields, where=where,
+                                           fixed=key_fields + parts)
             incoming = self._stage(upload, upload_id, schema, key_fields, partitioning, where)
             slices = self._slices(location) if timeline.completed else []
-            plan = self._plan(Planner(location, schema, slices, parts), table, incoming, key_fields, upload_id)
+            planner = Planner(location, schema, slices, parts, keep=absent)
+            plan = self._plan(planner, table, incoming, key_fields, upload_id)
             extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields,
                                  partitioning)
         return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra)
@@ -273,41 +269,16 @@ def _undo(location: TableLocation, timeline: Timeline, instant: str, action: str
         location.delete(f"{HOODIE}/{PROPERTIES}")
 
 
-def merge_schema(stored: TableSchema | None, table: TableSpec, with_row_id: bool, where: str,
-                 fixed: tuple[str, ...]) -> TableSchema:
-    """The table schema after this write: `evolve` adds new columns (old files read them as NULL)
-    and widens types; `freeze` refuses any difference. Key and partition columns never change type."""
-    declared = list(table.columns)
-    if stored is None:
-        return TableSchema(tuple(declared) + sage_columns(with_row_id))
+def merged_schema(stored: TableSchema | None, table: TableSpec, with_row_id: bool, where: str,
+                  fixed: tuple[str, ...]) -> tuple[TableSchema, list[str]]:
+    """The table schema after this write, as the schema-evolution planner decides it (refusals
+    raise here, before anything is written), and the stored columns the upload lacks. Added
+    columns are read as NULL from older files; record key and partition columns never change
+    type (a record key is the text of its values)."""
+    upload = tuple(table.columns) + sage_columns(with_row_id)
+    plan = plan_schema(where, None if stored is None else stored.columns, upload, table.schema_change,
+                       fixed=fixed).check()
     sage_names = {c.name for c in sage_columns(True)}
-    old = [c for c in stored.columns if c.name not in sage_names]
-    old_by_name = {c.name: c for c in old}
-    new_by_name = {c.name: c for c in declared}
-    added = [c for c in declared if c.name not in old_by_name]
-    missing = [c.name for c in old if c.name not in new_by_name]
-    changed = [(old_by_name[c.name], c) for c in declared if c.name in old_by_name
-               and old_by_name[c.name].type != c.type]
-    if table.schema_change is SchemaChange.FREEZE and (added or missing or changed):
-        what = ([f"new column {c.name!r}" for c in added] + [f"missing column {n!r}" for n in missing]
-                + [f"column {o.name!r} {o.type} -> {n.type}" for o, n in changed])
-        raise SchemaChangeError(f"{where}: schema_change is freeze but the upload differs: {', '.join(what)}")
-    merged: list[Column] = []
-    for c in old:
-        n = new_by_name.get(c.name)
-        if n is None or n.type == c.type:
-            merged.append(c)
-        elif c.name in fixed:
-            raise SchemaChangeError(f"{where}: key/partition column {c.name!r} cannot change type "
-                                    f"({c.type} -> {n.type}) on a Hudi table")
-        elif c.type.can_widen_to(n.type):
-            merged.append(Column(c.name, n.type, c.nullable))
-        elif n.type.can_widen_to(c.type):
-            merged.append(c)  # the upload fits the wider stored type
-        else:
-            raise SchemaChangeError(f"{where}: column {c.name!r} cannot change from {c.type} to {n.type}")
-    merged += [Column(c.name, c.type, True) for c in added]
-    stored_sage = [c for c in stored.columns if c.name in sage_names]
-    if with_row_id != any(c.name == ROW_ID_COLUMN for c in stored_sage):
-        stored_sage = list(sage_columns(with_row_id))
-    return TableSchema(tuple(merged) + tuple(stored_sage))
+    columns = plan.target
+    ordered = [c for c in columns if c.name not in sage_names] + [c for c in columns if c.name in sage_names]
+    return TableSchema(tuple(ordered)), plan.absent

@@ -121,10 +121,11 @@ class Dialect:
         rows = self.query(
             conn,
             "SELECT column_name, data_type, character_maximum_length, numeric_precision, "
-            "numeric_scale FROM information_schema.columns "
+            "numeric_scale, is_nullable FROM information_schema.columns "
             f"WHERE table_schema = {self.param} AND table_name = {self.param} ORDER BY ordinal_position",
             (target.schema, target.name))
-        return [CatalogColumn(r[0], str(r[1]).lower(), r[2], r[3], r[4]) for r in rows]
+        return [CatalogColumn(r[0], str(r[1]).lower(), r[2], r[3], r[4], nullable=str(r[5]).upper() != "NO")
+                for r in rows]
 
     def unique_keys(self, conn: Any, target: Target) -> list[frozenset[str]]:
         """The column sets of the table's PRIMARY KEY and UNIQUE constraints."""
@@ -199,6 +200,10 @@ class Dialect:
 
     def drop_column_sql(self, target: Target, name: str) -> str:
         return f"ALTER TABLE {self.table(target)} DROP COLUMN {self.q.ident(name)}"
+
+    def widen_column(self, conn: Any, target: Target, column: ColumnDef) -> None:
+        """Change an existing column to the wider type of `column` (schema evolution)."""
+        self.run(conn, self.widen_column_sql(target, column))
 
     def widen_column_sql(self, target: Target, column: ColumnDef) -> str:
         return (f"ALTER TABLE {self.table(target)} ALTER COLUMN {self.q.ident(column.name)} "

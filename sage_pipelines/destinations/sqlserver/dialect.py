@@ -135,12 +135,12 @@ class SQLServerDialect(Dialect):
     def table_columns(self, conn: Any, target: Target) -> list[CatalogColumn]:
         rows = self.query(conn, self.table_columns_sql(), (target.schema, target.name))
         # CHARACTER_MAXIMUM_LENGTH is -1 for (N)VARCHAR(MAX): unbounded
-        return [CatalogColumn(r[0], str(r[1]).lower(), None if r[2] == -1 else r[2], r[3], r[4])
-                for r in rows]
+        return [CatalogColumn(r[0], str(r[1]).lower(), None if r[2] == -1 else r[2], r[3], r[4],
+                              nullable=str(r[5]).upper() != "NO") for r in rows]
 
     def table_columns_sql(self) -> str:
         return ("SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
-                "NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS "
+                "NUMERIC_SCALE, IS_NULLABLE FROM INFORMATION_SCHEMA.COLUMNS "
                 f"WHERE TABLE_SCHEMA = {PARAM} AND TABLE_NAME = {PARAM} ORDER BY ORDINAL_POSITION")
 
     # --- locks ---------------------------------------------------------------------------
