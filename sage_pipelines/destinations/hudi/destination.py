@@ -69,7 +69,7 @@ from sage_pipelines.destinations.hudi.table import (
     TableProperties,
     check_supported,
 )
-from sage_pipelines.destinations.hudi.timeline import Timeline
+from sage_pipelines.destinations.hudi.timeline import ConcurrentCommit, Timeline
 from sage_pipelines.destinations.hudi.writer import (
     Plan,
     Planner,
@@ -117,8 +117,13 @@ class HudiDestination(LakeDestination):
             slices = self._slices(location) if timeline.completed else []
             planner = Planner(location, schema, slices, parts, keep=absent)
             plan = self._plan(planner, table, incoming, key_fields, upload_id)
-            extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields,
-                                 partitioning)
+            try:
+                extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields,
+                                     partitioning)
+            except ConcurrentCommit as exc:
+                raise DestinationError(
+                    f"{where}: another writer committed to this table while this write ran ({exc}); this "
+                    "write was undone and changed nothing: re-run it") from None
         return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra)
 
     def read(self, table: TableSpec) -> pa.Table:
@@ -303,7 +308,7 @@ def _undo(location: TableLocation, timeline: Timeline, instant: str, action: str
             leftover = True
     if begun and not leftover:
         timeline.abandon(instant, action)
-    if creating and not leftover:
+    if creating and not leftover and not timeline.unseen_completed():  # not a table another writer made
         location.delete(f"{HOODIE}/{PROPERTIES}")
 
 
