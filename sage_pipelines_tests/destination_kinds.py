@@ -19,7 +19,7 @@ from sage_pipelines.destinations.duckdb.destination import DuckDBDestination
 from sage_pipelines.destinations.hudi.destination import HudiDestination
 from sage_pipelines.destinations.iceberg.destination import IcebergDestination
 from sage_pipelines.destinations.mysql.destination import MySQLDestination
-from sage_pipelines.destinations.postgres import PostgresDestination
+from sage_pipelines.destinations.postgresql.destination import PostgresDestination
 from sage_pipelines.destinations.sqlserver.destination import SQLServerDestination
 from sage_pipelines_tests.conftest import MYSQL_HOST, unique_name
 from sage_pipelines_tests.test_destination_postgres import pg_settings

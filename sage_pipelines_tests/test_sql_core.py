@@ -11,7 +11,7 @@ import pytest
 from sage_pipelines.destinations.base import Strategy, TableSpec
 from sage_pipelines.destinations.duckdb.destination import DuckDBDialect
 from sage_pipelines.destinations.mysql.destination import MySQLDialect
-from sage_pipelines.destinations.postgres import PostgresDialect
+from sage_pipelines.destinations.postgresql.destination import PostgresDialect
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
 from sage_pipelines.errors import DataError, DestinationError

@@ -19,13 +19,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from sage_pipelines.destinations import delta, duckdb, hudi, iceberg, mysql, postgres_kind, sqlserver
+from sage_pipelines.destinations import delta, duckdb, hudi, iceberg, mysql, postgresql, sqlserver
 from sage_pipelines.destinations.base import Capabilities, ConnectionSettings, DestinationKind, LakeSettings
 from sage_pipelines.errors import ConfigError
 
 # In this order in every message and choice list.
 KINDS: tuple[DestinationKind, ...] = (
-    postgres_kind.KIND,
+    postgresql.KIND,
     mysql.KIND,
     sqlserver.KIND,
     duckdb.KIND,

@@ -1,25 +1,13 @@
-"""PostgreSQL as the registry knows it: capabilities and settings (data; no driver import)."""
+"""PostgreSQL settings: host, port, user, database, and libpq options passed through as given."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sage_pipelines.destinations.base import (
-    Capabilities,
-    ConnectionSettings,
-    DestinationKind,
-    IdentifierRules,
-    WriterScope,
-)
+from sage_pipelines.destinations.base import ConnectionSettings
 
 DEFAULT_PORT = 5432
-
-# Names are cut at 63 bytes by the server (two long names would become one): refused instead.
-NAMES = IdentifierRules(max_length=63, length_in_bytes=True)
-
-CAPABILITIES = Capabilities(bulk_load="COPY", table_names=NAMES, column_names=NAMES, supports_schemas=True,
-                            transactional=True, transactional_ddl=True, writer_scope=WriterScope.NONE)
 
 
 @dataclass(frozen=True)
@@ -55,8 +43,3 @@ class PostgresSettings:
         kwargs.update(self.options)
         return kwargs
 
-
-KIND = DestinationKind(
-    name="postgresql", family="database", capabilities=CAPABILITIES, settings=PostgresSettings,
-    destination="sage_pipelines.destinations.postgres:PostgresDestination",
-    client="sage_pipelines.destinations.postgres:CLIENT")

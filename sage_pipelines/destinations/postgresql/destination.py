@@ -16,40 +16,20 @@ from typing import Any, Sequence
 import psycopg
 from sqlalchemy.dialects import postgresql
 
-from sage_pipelines.destinations.base import ConnectionSettings
-from sage_pipelines.destinations.postgres_kind import CAPABILITIES, DEFAULT_PORT, PostgresSettings
-from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, TypeMap
-from sage_pipelines.destinations.sql.connect import Client, ConnectHints
+from sage_pipelines.destinations.postgresql.capabilities import CAPABILITIES
+from sage_pipelines.destinations.postgresql.client import CLIENT
+from sage_pipelines.destinations.postgresql.typemap import TYPE_MAP
+from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
-from sage_pipelines.types import Kind
-
-CONNECT_TIMEOUT_SECONDS = 10
-
-
-def open_connection(settings: ConnectionSettings, timeout: float | None = None) -> Any:
-    """The one way writes and `connections test` connect (libpq options pass through)."""
-    kwargs = PostgresSettings.of(settings).driver_kwargs(CONNECT_TIMEOUT_SECONDS if timeout is None else timeout)
-    password = settings.password()
-    if password is not None:
-        kwargs["password"] = password
-    return psycopg.connect(**kwargs)
-
-
-
-CLIENT = Client(open=open_connection, hints=ConnectHints(default_port=DEFAULT_PORT))
-
 
 
 class PostgresDialect(Dialect):
     kind = "postgresql"
     default_schema_label = "public"
     capabilities = CAPABILITIES
-    type_map = TypeMap(catalog={
-        "text": Kind.TEXT, "character varying": Kind.TEXT, "numeric": Kind.DECIMAL,
-        "bigint": Kind.INTEGER, "date": Kind.DATE, "timestamp without time zone": Kind.TIMESTAMP,
-        "boolean": Kind.BOOLEAN})
+    type_map = TYPE_MAP
     q = Quoter(postgresql.dialect(), CAPABILITIES.table_names)
     driver_errors = (psycopg.Error,)
     client = CLIENT
