@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from sage_pipelines.destinations.base import ConnectionSettings, LakeSettings
-from sage_pipelines.destinations.delta import DeltaDestination
-from sage_pipelines.destinations.duckdb import DuckDBDestination
-from sage_pipelines.destinations.hudi import HudiDestination
-from sage_pipelines.destinations.iceberg import IcebergDestination
-from sage_pipelines.destinations.mysql import MySQLDestination
-from sage_pipelines.destinations.postgres import PostgresDestination
-from sage_pipelines.destinations.sqlserver import SQLServerDestination
+from sage_pipelines.destinations.delta.destination import DeltaDestination
+from sage_pipelines.destinations.duckdb.destination import DuckDBDestination
+from sage_pipelines.destinations.hudi.destination import HudiDestination
+from sage_pipelines.destinations.iceberg.destination import IcebergDestination
+from sage_pipelines.destinations.mysql.destination import MySQLDestination
+from sage_pipelines.destinations.postgresql.destination import PostgresDestination
+from sage_pipelines.destinations.sqlserver.destination import SQLServerDestination
 from sage_pipelines_tests.conftest import MYSQL_HOST, unique_name
 from sage_pipelines_tests.test_destination_postgres import pg_settings
 from sage_pipelines_tests.test_destination_sqlserver_live import MSSQL_URL, Q, drop_schema, mssql_settings, sql

@@ -26,7 +26,7 @@ _SETUP = """
     import pyarrow as pa
 
     from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec
-    from sage_pipelines.destinations.delta import DeltaDestination
+    from sage_pipelines.destinations.delta.destination import DeltaDestination
     from sage_pipelines.types import Column, ColumnType, Kind
 
     warehouse, seed = sys.argv[1], int(sys.argv[2])

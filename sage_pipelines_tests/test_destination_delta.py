@@ -10,7 +10,7 @@ import pytest
 from deltalake import DeltaTable, QueryBuilder
 
 from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec
-from sage_pipelines.destinations.delta import DeltaDestination
+from sage_pipelines.destinations.delta.destination import DeltaDestination
 from sage_pipelines.errors import DestinationError
 from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.conftest import unique_name

@@ -31,7 +31,8 @@ from sage_pipelines.destinations.registry import destination_class
 from sage_pipelines.destinations.sql import Target
 from sage_pipelines.destinations.sql.staging import ROW_COLUMN
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
-from sage_pipelines.destinations.sqlserver import SQLServerDestination, SQLServerDialect, batching, literals
+from sage_pipelines.destinations.sqlserver import batching, literals
+from sage_pipelines.destinations.sqlserver.destination import SQLServerDestination, SQLServerDialect
 from sage_pipelines.destinations.sqlserver.literals import PARAM
 from sage_pipelines.destinations.sqlserver.typemap import TYPE_MAP, check_key_size
 from sage_pipelines.errors import DataError, DestinationError, SchemaChangeError

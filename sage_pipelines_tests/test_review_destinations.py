@@ -38,7 +38,7 @@ def test_mysql_writes_into_a_table_made_with_the_older_pad_space_collation(mysql
     the table's collation; two collations in one comparison are an error in MySQL)."""
     import pymysql
 
-    from sage_pipelines.destinations.mysql import MySQLDestination
+    from sage_pipelines.destinations.mysql.destination import MySQLDestination
     destination = MySQLDestination(ConnectionSettings(kind="mysql", name="m", host=MYSQL_HOST,
                                                       port=3306, user="root", database=mysql_database))
     for strategy, extra in ((Strategy.UPSERT, {"primary_key": ("codigo",)}),
@@ -60,7 +60,7 @@ def test_mysql_writes_into_a_table_made_with_the_older_pad_space_collation(mysql
 
 @pytest.fixture
 def mysql_destination(mysql_database: str):
-    from sage_pipelines.destinations.mysql import MySQLDestination
+    from sage_pipelines.destinations.mysql.destination import MySQLDestination
     return MySQLDestination(ConnectionSettings(kind="mysql", name="m", host=MYSQL_HOST, port=3306,
                                                user="root", database=mysql_database))
 

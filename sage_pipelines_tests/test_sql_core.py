@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 
 from sage_pipelines.destinations.base import Strategy, TableSpec
-from sage_pipelines.destinations.duckdb import DuckDBDialect
-from sage_pipelines.destinations.mysql import MySQLDialect
-from sage_pipelines.destinations.postgres import PostgresDialect
+from sage_pipelines.destinations.duckdb.destination import DuckDBDialect
+from sage_pipelines.destinations.mysql.destination import MySQLDialect
+from sage_pipelines.destinations.postgresql.destination import PostgresDialect
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
 from sage_pipelines.errors import DataError, DestinationError
@@ -36,7 +36,7 @@ def test_quote_characters_inside_a_name_are_doubled():
 def test_postgres_counts_the_identifier_limit_in_bytes():
     q = PostgresDialect().q
     q.check("a" * 63, "table")
-    with pytest.raises(DestinationError, match="64 bytes long; this database allows at most 63"):
+    with pytest.raises(DestinationError, match="64 bytes long, more than the 63 allowed"):
         q.check("ñ" * 32, "table")
 
 

@@ -2,8 +2,8 @@
 
 `connection_settings` is how every other layer reaches a database: the settings carry the
 secret's ciphertext inside a callable, so the password is decrypted only when a driver connects.
-`test_connection` connects for real (`destinations.drivers.probe`) and records the outcome on
-the connection row.
+`test_connection` connects for real, through the very code a write connects with
+(`destinations.registry.probe`), and records the outcome on the connection row.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import ConnectionSettings
-from sage_pipelines.destinations.drivers import probe
+from sage_pipelines.destinations.registry import probe
 from sage_pipelines.errors import ConfigError, ConflictError
 from sage_pipelines.materialization.names import check_label
 from sage_pipelines.services.audit import audit, remove_audited
@@ -120,5 +120,5 @@ CHECKS = ("host", "port", "credentials", "database", "TLS")
 
 def failed_check(ok: bool, reason: str) -> str | None:
     """Which check a failed test names (host, port, credentials, database, TLS, timeout or
-    connection): the word before the reason's first colon (`destinations.drivers`)."""
+    connection): the word before the reason's first colon (`destinations/sql/connect.py`)."""
     return None if ok else reason.partition(":")[0]  # not a pytest test, despite its name

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.crypto import (SECRET_KEY_ENV, Rotation, UndecryptableSecret, decrypt_secret, encrypt_secret,
                                    keep_newest_key)
+from sage_pipelines.destinations.registry import DATABASE_KINDS
 from sage_pipelines.errors import ConfigError, ConflictError, SageError
 from sage_pipelines.materialization.names import check_label
 from sage_pipelines.services.audit import audit, masked, remove_audited
@@ -26,7 +27,7 @@ from sage_pipelines.settings import SageHome
 from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, Lake, MaterializationServer
 
-DATABASE_TYPES = ("postgresql", "mysql", "sqlserver", "duckdb")
+DATABASE_TYPES = DATABASE_KINDS  # the registry's database kinds
 SECRET_TYPES = DATABASE_TYPES + ("s3", "broker")
 MASKED = "********"
 

@@ -30,8 +30,8 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from sage_pipelines.destinations.base import Strategy, TableSpec, WriteResult
+from sage_pipelines.destinations.delta.capabilities import CAPABILITIES
 from sage_pipelines.destinations.delta.partitioning import (
-    TRANSFORMS,
     DeltaPartition,
     delta_partitions,
     with_partition_columns,
@@ -44,7 +44,7 @@ from sage_pipelines.destinations.lake.rows import (
     last_per_key,
     match_columns,
 )
-from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
+from sage_pipelines.destinations.lake.destination import LakeDestination
 from sage_pipelines.destinations.lake.schema import conform, plan_for, target_schema, with_declared_types
 from sage_pipelines.destinations.lake.storage import delta_storage_options, filesystem, table_uri
 from sage_pipelines.errors import DestinationError
@@ -65,7 +65,7 @@ class DeltaDestination(LakeDestination):
     """Delta tables at `<warehouse>/<namespace>/<table>/`."""
 
     format = "delta"
-    capabilities = lake_capabilities("Parquet data files + one Delta commit (delta-rs)", TRANSFORMS)
+    capabilities = CAPABILITIES
     retry_on = (CommitFailedError, _TableCreatedMeanwhile)
 
     def uri(self, table: TableSpec) -> str:

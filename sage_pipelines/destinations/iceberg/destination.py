@@ -56,7 +56,8 @@ from pyiceberg.table.update.validate import ValidationException
 from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec, WriteResult
 from sage_pipelines.destinations.iceberg.catalog import open_catalog
 from sage_pipelines.destinations.iceberg.schema import apply_schema_plan, iceberg_transform
-from sage_pipelines.destinations.lake.partitioning import TRANSFORMS, partition_fields
+from sage_pipelines.destinations.iceberg.capabilities import CAPABILITIES
+from sage_pipelines.destinations.lake.partitioning import partition_fields
 from sage_pipelines.destinations.lake.rows import (
     apply_strategy,
     counts,
@@ -66,7 +67,7 @@ from sage_pipelines.destinations.lake.rows import (
     match_columns,
     matches,
 )
-from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
+from sage_pipelines.destinations.lake.destination import LakeDestination
 from sage_pipelines.destinations.lake.schema import conform, plan_for, with_declared_types
 from sage_pipelines.errors import DestinationError
 
@@ -77,7 +78,7 @@ class IcebergDestination(LakeDestination):
     """Iceberg tables `namespace.table` in the lake's catalog."""
 
     format = "iceberg"
-    capabilities = lake_capabilities("Parquet data files + one Iceberg snapshot", TRANSFORMS)
+    capabilities = CAPABILITIES
     retry_on = (CommitFailedException, ValidationException, TableAlreadyExistsError)
 
     def __init__(self, settings: LakeSettings):

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 import pyarrow.fs as pafs
 
 from sage_pipelines.destinations.base import LakeSettings
+from sage_pipelines.destinations.lake.capabilities import FOLDER_NAMES
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.name_rules import name_problem
 
@@ -61,22 +62,9 @@ def warehouse_uri(warehouse: str) -> str:
     return warehouse.rstrip("/")
 
 
-# Characters with a meaning in a URI or an object-store path: deltalake panics or looks for
-# another folder when a table folder's name holds one.
-_URI_CHARACTERS = frozenset("#?[]%\\")
-
-
 def folder_name_problem(part: str) -> str | None:
     """Why `part` cannot be the folder of a Delta or Hudi table or namespace, or None."""
-    problem = name_problem(part)
-    if problem:
-        return problem
-    if "/" in part or part in (".", ".."):
-        return "a folder name cannot be . or .. or hold /"
-    unsafe = sorted(_URI_CHARACTERS.intersection(part))
-    if unsafe:
-        return f"a lake table folder cannot hold {' '.join(unsafe)} (they mean something in a URI)"
-    return None
+    return name_problem(part) or FOLDER_NAMES.problem(part)
 
 
 def table_uri(warehouse: str, namespace: str, table: str) -> str:

@@ -25,11 +25,11 @@ from sage_pipelines.destinations.base import (
     WriteResult,
 )
 from sage_pipelines.destinations.evolution import plan_schema
+from sage_pipelines.destinations.sql.connect import explain_connect_error
 from sage_pipelines.destinations.sql.dialect import ColumnDef, Dialect, Target
 from sage_pipelines.destinations.sql.staging import ROW_COLUMN, StagedRows
 from sage_pipelines.errors import DestinationError, SageError
 from sage_pipelines.security import known_secrets, redact
-from sage_pipelines.destinations.drivers import explain_connect_error
 from sage_pipelines.types import Column
 
 MAX_UPLOAD_ID = 64  # _sage_upload_id is VARCHAR(64)
@@ -103,7 +103,7 @@ class SqlDestination:
         except SageError:
             raise
         except Exception as exc:  # noqa: BLE001 - every driver failure becomes one clear line
-            _, reason = explain_connect_error(self.settings, exc, (self._secret(),))
+            _, reason = explain_connect_error(self.settings, exc, self.dialect.client.hints, (self._secret(),))
             raise DestinationError(f"connection {self.connection_label!r} ({self.dialect.kind}): "
                                    f"cannot connect: {reason}") from None
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import pyarrow as pa
 from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
+from sage_pipelines.destinations.sql.connect import Client
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows
 from sage_pipelines.destinations.sql.typemap import CatalogColumn, TypeMap
@@ -50,13 +51,19 @@ class Dialect:
     type_map: TypeMap = TypeMap()
     q: Quoter
     param: str = "%s"
-    transactional_ddl: bool = True  # False: DDL commits (MySQL), so it runs before the data transaction
     driver_errors: tuple[type[BaseException], ...] = ()
+    client: Client  # the kind's connect code, shared with `connections test`
+
+    @property
+    def transactional_ddl(self) -> bool:
+        """False: DDL commits on its own (MySQL), so it runs before the data transaction."""
+        return self.capabilities.transactional_ddl
 
     # --- driver --------------------------------------------------------------------------
 
     def connect(self, settings: ConnectionSettings) -> Any:
-        raise NotImplementedError
+        """A connection for one write: the kind's client opens it as `connections test` does."""
+        return self.client.open(settings, None)
 
     def begin(self, conn: Any) -> None:
         """Start the write's transaction."""
@@ -68,7 +75,7 @@ class Dialect:
         conn.rollback()
 
     def close(self, conn: Any) -> None:
-        conn.close()
+        self.client.close(conn)
 
     def run(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> int:
         """Execute one statement; the number of rows it affected."""

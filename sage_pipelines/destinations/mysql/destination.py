@@ -27,49 +27,34 @@ import pyarrow as pa
 import pymysql
 from sqlalchemy.dialects import mysql
 
-from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
-from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, TypeMap
+from sage_pipelines.destinations.base import ConnectionSettings
+from sage_pipelines.destinations.mysql.capabilities import CAPABILITIES
+from sage_pipelines.destinations.mysql.client import CLIENT
+from sage_pipelines.destinations.mysql.typemap import TYPE_MAP
+from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
 from sage_pipelines.errors import DestinationError
-from sage_pipelines.destinations.drivers import pymysql_kwargs
-from sage_pipelines.types import Kind
 
 LOCK_TIMEOUT_SECONDS = 300
-CONNECT_TIMEOUT_SECONDS = 10
-# Strict: an INSERT ... SELECT that does not fit the target fails instead of truncating.
 # Binary collations that do not ignore trailing spaces, best first; utf8mb4_bin as a last resort.
 NO_PAD_COLLATIONS = ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
 PAD_COLLATION = "utf8mb4_bin"
-STRICT_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
 
 class MySQLDialect(Dialect):
     kind = "mysql"
-    capabilities = Capabilities(bulk_load="LOAD DATA LOCAL INFILE", max_identifier_length=64,
-                                supports_schemas=True, transactional=True)
-    type_map = TypeMap(
-        text="LONGTEXT", key_text_length=255, decimal="DECIMAL({precision},{scale})",
-        timestamp="DATETIME(6)", boolean="TINYINT(1)",
-        catalog={"varchar": Kind.TEXT, "char": Kind.TEXT, "tinytext": Kind.TEXT, "text": Kind.TEXT,
-                 "mediumtext": Kind.TEXT, "longtext": Kind.TEXT, "decimal": Kind.DECIMAL,
-                 "bigint": Kind.INTEGER, "date": Kind.DATE, "datetime": Kind.TIMESTAMP,
-                 "timestamp": Kind.TIMESTAMP},
-        bounded_text=frozenset({"varchar", "char"}),
-        boolean_column_types=frozenset({"tinyint(1)"}))
-    q = Quoter(mysql.dialect(), max_length=64, case_insensitive=True, no_trailing_space=True)
-    transactional_ddl = False
+    capabilities = CAPABILITIES
+    type_map = TYPE_MAP
+    q = Quoter(mysql.dialect(), CAPABILITIES.table_names)
     driver_errors = (pymysql.Error,)
+    client = CLIENT
     collation: str | None = None  # the server's NO PAD binary collation, found at first connect
 
     def connect(self, settings: ConnectionSettings) -> Any:
-        kwargs = pymysql_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
-        kwargs.update(password=settings.password() or "", charset="utf8mb4", local_infile=True,
-                      autocommit=True)
-        conn = pymysql.connect(**kwargs)
-        self.run(conn, "SET SESSION sql_mode = %s", (STRICT_MODE,))
+        conn = super().connect(settings)  # the same as `connections test`
         if self.collation is None:
             found = {r[0] for r in self.query(
                 conn, "SELECT collation_name FROM information_schema.collations "

@@ -16,35 +16,23 @@ from typing import Any, Sequence
 import psycopg
 from sqlalchemy.dialects import postgresql
 
-from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
-from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target, TypeMap
+from sage_pipelines.destinations.postgresql.capabilities import CAPABILITIES
+from sage_pipelines.destinations.postgresql.client import CLIENT
+from sage_pipelines.destinations.postgresql.typemap import TYPE_MAP
+from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
-from sage_pipelines.destinations.drivers import psycopg_kwargs
-from sage_pipelines.types import Kind
-
-CONNECT_TIMEOUT_SECONDS = 10
 
 
 class PostgresDialect(Dialect):
     kind = "postgresql"
     default_schema_label = "public"
-    capabilities = Capabilities(bulk_load="COPY", max_identifier_length=63,
-                                supports_schemas=True, transactional=True)
-    type_map = TypeMap(catalog={
-        "text": Kind.TEXT, "character varying": Kind.TEXT, "numeric": Kind.DECIMAL,
-        "bigint": Kind.INTEGER, "date": Kind.DATE, "timestamp without time zone": Kind.TIMESTAMP,
-        "boolean": Kind.BOOLEAN})
-    q = Quoter(postgresql.dialect(), max_length=63, length_in_bytes=True)
+    capabilities = CAPABILITIES
+    type_map = TYPE_MAP
+    q = Quoter(postgresql.dialect(), CAPABILITIES.table_names)
     driver_errors = (psycopg.Error,)
-
-    def connect(self, settings: ConnectionSettings) -> Any:
-        kwargs = psycopg_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
-        password = settings.password()
-        if password is not None:
-            kwargs["password"] = password
-        return psycopg.connect(**kwargs)
+    client = CLIENT
 
     def serialize_ddl(self, conn: Any, target: Target) -> None:
         self.run(conn, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
