@@ -44,7 +44,8 @@ class DataError(SageError):
             where += f", line {line}"
         if column is not None:
             where += f", column {column!r}"
-        super().__init__(f"{where}: {reason}: {value!r}")
+        # No value (None) for problems of the whole file, e.g. an empty file or a damaged package.
+        super().__init__(f"{where}: {reason}" if value is None else f"{where}: {reason}: {value!r}")
 
 
 class DestinationError(SageError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -33,6 +35,12 @@ def sage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     dagster_home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     return home
+
+
+def run_sage(sage_home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    """`sage ARGV...` as a user runs it: its own process on SAGE_HOME `sage_home` (plus `env`)."""
+    return subprocess.run([sys.executable, "-m", "sage_pipelines.cli", *argv], capture_output=True, text=True,
+                          env={**os.environ, "SAGE_HOME": str(sage_home), **env}, timeout=300)
 
 
 def unique_name(prefix: str) -> str:
@@ -80,3 +88,33 @@ def mysql_database() -> str:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         conn.close()
+
+
+# --- opt-in long runs and the figures tests report ----------------------------------------------
+# Tests marked with one of these run only when `-m` selects them (e.g. `pytest -m fuzz_long`);
+# `make test` leaves them out.
+OPT_IN_MARKERS = ("fuzz_long", "hypothesis_long")
+_FIGURES = pytest.StashKey[list]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    selected = config.getoption("markexpr") or ""
+    for item in items:
+        for marker in OPT_IN_MARKERS:
+            if item.get_closest_marker(marker) and marker not in selected:
+                item.add_marker(pytest.mark.skip(reason=f"opt-in: run with -m {marker}"))
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest):
+    """`figures(text)` prints `text` in the run's summary (points tried, held, seconds, ...)."""
+    lines = request.config.stash.setdefault(_FIGURES, [])
+    return lambda text: lines.append(f"{request.node.nodeid}: {text}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    lines = config.stash.get(_FIGURES, [])
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)

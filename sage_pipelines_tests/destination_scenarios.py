@@ -13,7 +13,7 @@ import datetime as dt
 import threading
 import uuid
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
@@ -64,6 +64,39 @@ TRICKY_DECIMALS = [
 ]
 
 
+# Text keys and delete_by values compared exactly (trailing spaces, case, accents).
+TEXT_KEY: tuple[Column, ...] = (
+    Column("codigo", ColumnType(Kind.TEXT)),
+    Column("semana", ColumnType(Kind.TEXT)),
+    Column("monto", ColumnType(Kind.DECIMAL, 12, 2)),
+)
+
+# Values at the edges of each type's range.
+EDGE_COLUMNS: tuple[Column, ...] = (
+    Column("id", ColumnType(Kind.INTEGER)),
+    Column("ts", ColumnType(Kind.TIMESTAMP)),
+    Column("d", ColumnType(Kind.DATE)),
+    Column("p38", ColumnType(Kind.DECIMAL, 38, 0)),
+    Column("p5s5", ColumnType(Kind.DECIMAL, 5, 5)),
+    Column("txt", ColumnType(Kind.TEXT)),
+)
+
+
+def with_type(columns: tuple[Column, ...], name: str, type_: ColumnType, nullable: bool = True) -> tuple[Column, ...]:
+    """`columns` with column `name` retyped."""
+    return tuple(Column(c.name, type_, nullable) if c.name == name else c for c in columns)
+
+
+def without(columns: tuple[Column, ...], *names: str) -> tuple[Column, ...]:
+    return tuple(c for c in columns if c.name not in names)
+
+
+def only(rows: list[Row], columns: tuple[Column, ...]) -> list[Row]:
+    """The rows reduced to `columns` (what an upload of those columns carries)."""
+    names = [c.name for c in columns]
+    return [{n: r.get(n) for n in names} for r in rows]
+
+
 def row(id: int, semana: int = 1, codigo: str | None = "c", monto: Decimal | None = Decimal("1.50"),
         fecha: dt.date | None = dt.date(2024, 1, 1), activo: bool | None = True,
         nota: str | None = None) -> Row:
@@ -89,29 +122,68 @@ def reader_of(rows: list[Row], columns: tuple[Column, ...] = COLUMNS,
     return pa.RecordBatchReader.from_batches(schema, gen())
 
 
-def expected_table(spec: TableSpec, uploads: Iterable[tuple[str, list[Row]]]) -> list[Row]:
-    """The strategy's definition, applied to plain Python rows (the oracle)."""
-    table: list[Row] = []
-    names = [c.name for c in spec.columns]
-    for upload_id, rows in uploads:
+class Oracle:
+    """The strategies' definitions applied to plain Python rows: what a table must hold.
+
+    Written from the README's strategy semantics, independently of any destination. Uploads may
+    carry different columns (`spec.columns`): a column an upload lacks is NULL on the rows it
+    inserts and, for upsert, keeps its old value on the rows it updates.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    def write(self, spec: TableSpec, upload_id: str, rows: list[Row]) -> tuple[int, int, int]:
+        """Apply one write; (inserted, updated, deleted) as its `WriteResult` must report them."""
+        names = [c.name for c in spec.columns]
         incoming = [{**{n: r.get(n) for n in names}, UPLOAD_ID_COLUMN: upload_id} for r in rows]
+        before = len(self.rows)
         if spec.strategy is Strategy.UPSERT:
-            key = lambda r: tuple(r[k] for k in spec.primary_key)  # noqa: E731
+            key = lambda r: tuple(r.get(k) for k in spec.primary_key)  # noqa: E731
             last = {key(r): r for r in incoming}  # last row in file order wins
-            table = [r for r in table if key(r) not in last] + list(last.values())
-        elif spec.strategy is Strategy.DELETE_INSERT:
+            old = {key(r): r for r in self.rows}
+            self.rows = [r for r in self.rows if key(r) not in last] + [{**old.get(k, {}), **r}
+                                                                        for k, r in last.items()]
+            updated = sum(k in old for k in last)
+            return len(last) - updated, updated, 0
+        if spec.strategy is Strategy.DELETE_INSERT:
             by = spec.effective_delete_by
-            present = {tuple(r[k] for k in by) for r in incoming}
-            table = [r for r in table if tuple(r[k] for k in by) not in present] + incoming
+            present = {tuple(r.get(k) for k in by) for r in incoming}
+            self.rows = [r for r in self.rows if tuple(r.get(k) for k in by) not in present]
         elif spec.strategy is Strategy.APPEND:
-            table = [r for r in table if r[UPLOAD_ID_COLUMN] != upload_id] + incoming
+            self.rows = [r for r in self.rows if r[UPLOAD_ID_COLUMN] != upload_id]
         else:
-            table = incoming
-    return table
+            self.rows = []
+        deleted = before - len(self.rows)
+        self.rows += incoming
+        return len(incoming), 0, deleted
+
+    def table(self, spec: TableSpec) -> list[Row]:
+        """The rows as `stored_rows(destination, spec)` returns them: `spec`'s columns, sorted."""
+        names = [c.name for c in spec.columns] + [UPLOAD_ID_COLUMN]
+        return normalized({n: r.get(n) for n in names} for r in self.rows)
+
+
+def expected_table(spec: TableSpec, uploads: Iterable[tuple[str, list[Row]]]) -> list[Row]:
+    """The rows a table written by `uploads` (all with `spec`) must hold, in write order."""
+    oracle = Oracle()
+    for upload_id, rows in uploads:
+        oracle.write(spec, upload_id, rows)
+    names = [c.name for c in spec.columns] + [UPLOAD_ID_COLUMN]
+    return [{n: r.get(n) for n in names} for r in oracle.rows]
+
+
+def _sort_text(v: Any) -> str:
+    """One spelling per value: equal decimals of different scales (1.5, 1.5000000000) sort alike."""
+    if isinstance(v, Decimal):
+        with localcontext() as exact:
+            exact.prec = 100
+            return format((v + 0).normalize(), "f")
+    return str(v)
 
 
 def _sort_key(r: Row) -> tuple:
-    return tuple((v is None, str(v)) for v in r.values())
+    return tuple((v is None, _sort_text(v)) for v in r.values())
 
 
 def normalized(rows: Iterable[Row]) -> list[Row]:
@@ -252,6 +324,108 @@ class DestinationScenarios:
         loaded = table.column(LOADED_AT_COLUMN).to_pylist()[0]
         assert isinstance(loaded, dt.datetime)
 
+    # --- edge cases ---------------------------------------------------------------------
+
+    def test_upsert_keeps_text_keys_that_differ_by_trailing_space_or_case_apart(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT, columns=TEXT_KEY, primary_key=("codigo",))
+        u1 = ("u1", [{"codigo": c, "semana": "w1", "monto": Decimal(i)}
+                     for i, c in enumerate(["a", "a ", "A", " a", "á"])])
+        u2 = ("u2", [{"codigo": "a ", "semana": "w2", "monto": Decimal("9.99")}])
+        results = self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+        assert (results[0].inserted, results[1].inserted, results[1].updated) == (5, 0, 1)
+
+    def test_delete_insert_by_a_text_column_replaces_only_exactly_equal_values(self, destination, make_spec):
+        spec = make_spec(Strategy.DELETE_INSERT, columns=TEXT_KEY, primary_key=(), delete_by=("semana",))
+        u1 = ("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)},
+                     {"codigo": "y", "semana": "w1 ", "monto": Decimal(2)}])
+        u2 = ("u2", [{"codigo": "z", "semana": "w1", "monto": Decimal(3)}])
+        results = self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+        assert results[1].deleted == 1
+
+    def test_delete_insert_by_two_columns(self, destination, make_spec):
+        spec = make_spec(Strategy.DELETE_INSERT, columns=TEXT_KEY, primary_key=(), delete_by=("semana", "codigo"))
+        u1 = ("u1", [{"codigo": c, "semana": w, "monto": Decimal(i)}
+                     for i, (c, w) in enumerate([("a", "w1"), ("a", "w2"), ("b", "w1"), ("b", "w2")])])
+        u2 = ("u2", [{"codigo": "a", "semana": "w1", "monto": Decimal(10)},
+                     {"codigo": "b", "semana": "w2", "monto": Decimal(11)},
+                     {"codigo": "b", "semana": "w2", "monto": Decimal(12)}])
+        results = self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+        assert (results[1].deleted, results[1].inserted) == (2, 3)
+
+    def test_edge_values_round_trip(self, destination, make_spec):
+        spec = make_spec(Strategy.UPSERT, columns=EDGE_COLUMNS)
+        rows = [
+            {"id": 1, "ts": dt.datetime(1969, 12, 31, 23, 59, 59, 999999), "d": dt.date(1, 1, 1),
+             "p38": Decimal("9" * 38), "p5s5": Decimal("0.99999"), "txt": "x" * 100_000},
+            {"id": 2, "ts": dt.datetime(1900, 1, 1, 0, 0, 0, 1), "d": dt.date(1969, 7, 20),
+             "p38": Decimal("-" + "9" * 38), "p5s5": Decimal("-0.00001"), "txt": "cr\ronly\r"},
+            {"id": 3, "ts": dt.datetime(9999, 12, 31, 23, 59, 59, 999999), "d": dt.date(9999, 12, 31),
+             "p38": Decimal(0), "p5s5": Decimal("0.00000"), "txt": "e\u0301 vs \u00e9 \\. \\"},
+            {"id": 4, "ts": None, "d": None, "p38": None, "p5s5": None, "txt": "\\N"},
+            {"id": 5, "ts": dt.datetime(2024, 2, 29, 12, 0), "d": dt.date(2024, 2, 29),
+             "p38": Decimal(1), "p5s5": Decimal("0.5"), "txt": ""},
+        ]
+        self.run_uploads(destination, spec, [("u1", rows)])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [("u1", rows)]))
+
+    def test_text_with_unicode_line_separators_round_trips_also_as_keys(self, destination, make_spec):
+        """Regression (found by hypothesis on Delta): U+0085 and U+2028 in a column's min / max
+        broke reading the commit's log entry, which was split with `str.splitlines`."""
+        spec = make_spec(Strategy.UPSERT, columns=TEXT_KEY, primary_key=("codigo",))
+        odd = ["\x85", "a\u2028b", "\u2029", "\x0b\x0c", "\x1c\x1d\x1e", "\x85z"]
+        u1 = ("u1", [{"codigo": t, "semana": t, "monto": Decimal(i)} for i, t in enumerate(odd)])
+        u2 = ("u2", [{"codigo": "\x85", "semana": "\u2028", "monto": Decimal(9)}])
+        self.run_uploads(destination, spec, [u1, u2])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, u2]))
+
+    @pytest.mark.parametrize("strategy", list(Strategy))
+    def test_an_empty_upload(self, destination, make_spec, strategy):
+        keys = {Strategy.UPSERT: {"primary_key": ("codigo",)},
+                Strategy.DELETE_INSERT: {"primary_key": (), "delete_by": ("semana",)}}
+        spec = make_spec(strategy, columns=TEXT_KEY, **keys.get(strategy, {"primary_key": ()}))
+        u1 = ("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)}])
+        results = self.run_uploads(destination, spec, [u1, ("u2", [])])
+        assert stored_rows(destination, spec) == normalized(expected_table(spec, [u1, ("u2", [])]))
+        r = results[1]
+        want_deleted = 1 if strategy is Strategy.TRUNCATE_INSERT else 0
+        assert (r.inserted, r.updated, r.deleted, r.rows) == (0, 0, want_deleted, 0)
+
+    # --- an upload lacking some of the table's columns -------------------------------------
+
+    @pytest.mark.parametrize("strategy", list(Strategy))
+    @pytest.mark.parametrize("policy", list(SchemaChange))
+    def test_a_column_the_upload_lacks_is_kept_on_updated_rows_and_null_on_inserted_ones(
+            self, destination, make_spec, strategy, policy):
+        spec = make_spec(strategy, schema_change=policy,
+                         delete_by=("semana",) if strategy is Strategy.DELETE_INSERT else ())
+        narrow = replace(spec, columns=without(spec.columns, "codigo", "monto"))
+        oracle = Oracle()
+        u1 = [row(i, semana=i % 2, codigo=f"old{i}", monto=Decimal(i)) for i in range(1, 5)]
+        u2 = only([row(3, semana=1, nota="n3"), row(9, semana=1, nota="n9")], narrow.columns)
+        for s, upload_id, rows in ((spec, "u1", u1), (narrow, "u2", u2)):
+            destination.write(reader_of(rows, s.columns), s, upload_id)
+            oracle.write(s, upload_id, rows)
+        assert stored_rows(destination, spec) == oracle.table(spec)
+        if strategy is Strategy.UPSERT:
+            got = {r["id"]: (r["codigo"], r["monto"]) for r in stored_rows(destination, spec)}
+            assert got[3] == ("old3", Decimal(3)) and got[9] == (None, None)
+
+    @pytest.mark.parametrize("policy", list(SchemaChange))
+    def test_an_upload_lacking_a_not_null_column_is_refused_and_writes_nothing(
+            self, destination, make_spec, policy):
+        spec = make_spec(Strategy.UPSERT, schema_change=policy,
+                         columns=with_type(self.columns, "codigo", ColumnType(Kind.TEXT), nullable=False))
+        self.run_uploads(destination, spec, [("u1", [row(1), row(2)])])
+        before, names = stored_rows(destination, spec), destination.read(spec).column_names
+        narrow = replace(spec, columns=without(spec.columns, "codigo"))
+        with pytest.raises(SchemaChangeError, match=r"'codigo' is NOT NULL in the table but missing"):
+            self.run_uploads(destination, narrow, [("u2", only([row(1, nota="x"), row(3)], narrow.columns))])
+        assert stored_rows(destination, spec) == before
+        assert destination.read(spec).column_names == names
+
     # --- schema change ------------------------------------------------------------------
 
     def test_evolve_adds_a_new_column_and_keeps_old_rows(self, destination, make_spec):
@@ -263,24 +437,92 @@ class DestinationScenarios:
         rows = {r["id"]: r for r in stored_rows(destination, wider)}
         assert rows[1]["region"] is None and rows[2]["region"] == "Cusco" and rows[3]["codigo"] == "c"
 
-    def test_evolve_widens_a_decimal_column(self, destination, make_spec):
-        narrow = tuple(Column(c.name, ColumnType(Kind.DECIMAL, 12, 2)) if c.name == "monto" else c
-                       for c in COLUMNS)
-        spec = make_spec(Strategy.UPSERT, columns=narrow)
-        self.run_uploads(destination, spec, [("u1", [row(1, monto=Decimal("12.34"))])])
-        wide = replace(spec, columns=COLUMNS)
-        self.run_uploads(destination, wide, [("u2", [row(2, monto=Decimal("1234567890123.0000000001"))])])
-        rows = {r["id"]: r["monto"] for r in stored_rows(destination, wide)}
-        assert rows == {1: Decimal("12.34"), 2: Decimal("1234567890123.0000000001")}
+    @pytest.mark.parametrize("strategy", [Strategy.UPSERT, Strategy.DELETE_INSERT, Strategy.APPEND])
+    def test_a_write_that_adds_a_column_keeps_the_rows_it_does_not_replace(self, destination, make_spec, strategy):
+        """Regression (found by hypothesis on Delta): a delete_insert or append merge that added
+        a column was refused by delta-rs ('rows failed validation check') whenever the table kept
+        rows it did not replace, because the merge source had loosened the NOT NULL `_sage_*`."""
+        spec = make_spec(strategy, delete_by=("semana",) if strategy is Strategy.DELETE_INSERT else ())
+        wider = replace(spec, columns=spec.columns + (Column("region", ColumnType(Kind.TEXT)),))
+        oracle = Oracle()
+        for s, upload_id, rows in ((spec, "u1", [row(1, semana=1), row(2, semana=2)]),
+                                   (spec, "u2", [row(3, semana=2)]),
+                                   (wider, "u2", [{**row(4, semana=1), "region": "Lima"}])):
+            destination.write(reader_of(rows, s.columns), s, upload_id)
+            oracle.write(s, upload_id, rows)
+        assert stored_rows(destination, wider) == oracle.table(wider)
+
+    @pytest.mark.parametrize("column, narrow, wide, old, new", [
+        ("monto", ColumnType(Kind.DECIMAL, 12, 2), ColumnType(Kind.DECIMAL, 38, 10),
+         Decimal("12.34"), Decimal("1234567890123.0000000001")),
+        ("semana", ColumnType(Kind.INTEGER), ColumnType(Kind.DECIMAL, 38, 10), 7, Decimal("7.5")),
+        ("nota", ColumnType(Kind.TEXT, length=10), ColumnType(Kind.TEXT), "short", "x" * 300),
+        ("fecha", ColumnType(Kind.DATE), ColumnType(Kind.TIMESTAMP),
+         dt.date(2024, 2, 29), dt.datetime(2024, 3, 1, 23, 59, 59, 999999)),
+    ], ids=["decimal", "integer-to-decimal", "varchar-to-text", "date-to-timestamp"])
+    def test_evolve_widens_a_column_and_keeps_its_old_values(self, destination, make_spec, column, narrow,
+                                                             wide, old, new):
+        spec = make_spec(Strategy.UPSERT, columns=with_type(self.columns, column, narrow))
+        self.run_uploads(destination, spec, [("u1", [{**row(1), column: old}])])
+        widened = replace(spec, columns=with_type(self.columns, column, wide))
+        self.run_uploads(destination, widened, [("u2", [{**row(2), column: new}])])
+        got = {r["id"]: r[column] for r in stored_rows(destination, widened)}
+        assert got == {1: pa.scalar(old, narrow.to_arrow()).cast(wide.to_arrow()).as_py(), 2: new}
+
+    def test_evolve_widens_a_column_of_a_table_with_a_delete_by_index(self, destination, make_spec):
+        """Regression (found by hypothesis on DuckDB): a delete_insert table has an index on its
+        delete_by columns, and DuckDB refused to change any column's type while it existed."""
+        narrow = with_type(self.columns, "monto", ColumnType(Kind.DECIMAL, 12, 2))
+        spec = make_spec(Strategy.DELETE_INSERT, columns=narrow, delete_by=("semana",))
+        u1 = ("u1", [row(1, semana=1, monto=Decimal("12.34")), row(2, semana=2)])
+        self.run_uploads(destination, spec, [u1])
+        wide = replace(spec, columns=self.columns)
+        u2 = ("u2", [row(3, semana=2, monto=Decimal("1234567890123.0000000001"))])
+        self.run_uploads(destination, wide, [u2])
+        assert stored_rows(destination, wide) == normalized(expected_table(wide, [u1, u2]))
+        self.run_uploads(destination, wide, [("u3", [row(4, semana=1)])])  # the index still serves
+        assert {r["id"] for r in stored_rows(destination, wide)} == {3, 4}
+
+    @pytest.mark.parametrize("policy", list(SchemaChange))
+    def test_a_narrower_upload_type_is_cast_into_the_wider_column(self, destination, make_spec, policy):
+        spec = make_spec(Strategy.UPSERT, schema_change=policy)
+        self.run_uploads(destination, spec, [("u1", [row(1, monto=Decimal("1.0000000001"))])])
+        narrow = replace(spec, columns=with_type(self.columns, "monto", ColumnType(Kind.DECIMAL, 12, 2)))
+        self.run_uploads(destination, narrow, [("u2", [row(2, monto=Decimal("9999999999.99"))])])
+        got = {r["id"]: r["monto"] for r in stored_rows(destination, spec)}
+        assert got == {1: Decimal("1.0000000001"), 2: Decimal("9999999999.99")}
+        assert destination.read(spec).schema.field("monto").type == pa.decimal128(38, 10)
 
     def test_freeze_refuses_a_new_column_and_writes_nothing(self, destination, make_spec):
         spec = make_spec(Strategy.UPSERT, schema_change=SchemaChange.FREEZE)
         self.run_uploads(destination, spec, [("u1", [row(1)])])
-        before = stored_rows(destination, spec)
+        before, names = stored_rows(destination, spec), destination.read(spec).column_names
         extra = Column("region", ColumnType(Kind.TEXT))
         wider = replace(spec, columns=spec.columns + (extra,))
-        with pytest.raises(SchemaChangeError, match="region"):
+        with pytest.raises(SchemaChangeError, match="freeze.*'region'"):
             self.run_uploads(destination, wider, [("u2", [{**row(2), "region": "x"}])])
+        assert stored_rows(destination, spec) == before
+        assert destination.read(spec).column_names == names
+
+    def test_freeze_refuses_a_wider_type_and_writes_nothing(self, destination, make_spec):
+        narrow = with_type(self.columns, "monto", ColumnType(Kind.DECIMAL, 12, 2))
+        spec = make_spec(Strategy.UPSERT, columns=narrow, schema_change=SchemaChange.FREEZE)
+        self.run_uploads(destination, spec, [("u1", [row(1, monto=Decimal("12.34"))])])
+        before = stored_rows(destination, spec)
+        wide = replace(spec, columns=self.columns)
+        with pytest.raises(SchemaChangeError, match="freeze.*'monto'"):
+            self.run_uploads(destination, wide, [("u2", [row(2, monto=Decimal("0.0000000001"))])])
+        assert stored_rows(destination, spec) == before
+        assert destination.read(spec).schema.field("monto").type == pa.decimal128(12, 2)
+
+    @pytest.mark.parametrize("policy", list(SchemaChange))
+    def test_incompatible_types_are_refused_and_write_nothing(self, destination, make_spec, policy):
+        spec = make_spec(Strategy.UPSERT, schema_change=policy)
+        self.run_uploads(destination, spec, [("u1", [row(1)])])
+        before = stored_rows(destination, spec)
+        dated = replace(spec, columns=with_type(self.columns, "semana", ColumnType(Kind.DATE)))
+        with pytest.raises(SchemaChangeError, match="'semana' is integer in the table but date"):
+            self.run_uploads(destination, dated, [("u2", [row(2, semana=dt.date(2024, 1, 1))])])
         assert stored_rows(destination, spec) == before
 
     # --- atomicity ----------------------------------------------------------------------

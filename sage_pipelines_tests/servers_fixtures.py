@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -43,8 +44,6 @@ _FIELDS = """
 @pytest.fixture(scope="module")
 def module_schema():
     """A PostgreSQL schema shared by one test module (its worker writes there), dropped afterwards."""
-    import uuid
-
     import psycopg
 
     from sage_pipelines_tests.conftest import PG_URL
@@ -55,6 +54,40 @@ def module_schema():
     yield name
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, module_schema):
+    """A SAGE_HOME for one module: the casilla, its materialization into `module_schema`."""
+    with scoped_env():
+        home = build_home(tmp_path_factory.mktemp("home") / "sage_home", module_schema)
+        apply(home)
+        yield home
+
+
+@pytest.fixture
+def schema(module_schema):
+    """The module's schema, under the name its tests use."""
+    return module_schema
+
+
+@pytest.fixture
+def workers(home, tmp_path):  # `home`: the importing module's fixture
+    """Start workers with `workers(name)`; every one is killed when the test ends."""
+    started: list[Worker] = []
+
+    def start(name: str) -> Worker:
+        worker = Worker(home, name, tmp_path / f"{name}.log")
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.kill()
+
+
+def server_name(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 class scoped_env:
@@ -189,6 +222,21 @@ def table_rows(pg_url: str, schema: str, table: str, seed: int | None = None) ->
         return conn.execute(f'SELECT codigo, nombre, ciudad, monto, fecha, activo FROM "{schema}"."{table}" '
                             "WHERE %s::text IS NULL OR codigo LIKE %s ORDER BY codigo",
                             (seed, f"{seed}%")).fetchall()
+
+
+def materialize_on(home: SageHome, worker: "Worker", server: str, folder: Path, catalog: str, seed: int,
+                   schema: str):
+    """Materialize a new 2 MB upload of `catalog` pinned to `server`; check that `worker` ran the
+    step and that the table holds exactly the upload's rows. Returns the run's outcome."""
+    from sage_pipelines.orchestration.run import materialize_upload
+    from sage_pipelines_tests.conftest import PG_URL
+
+    upload, data = make_upload(home, folder, {catalog: 2 * MB}, seed=seed)
+    outcome = materialize_upload(CASILLA, upload, home=home, tables=[catalog], server=server)
+    assert outcome.success, outcome.errors
+    assert outcome.assets[0].metadata["sage/pid"] in worker.pids()
+    assert table_rows(PG_URL, schema, f"t_{catalog}", seed=seed) == data[catalog]
+    return outcome
 
 
 class Worker:

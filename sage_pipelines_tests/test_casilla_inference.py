@@ -1,4 +1,4 @@
-"""Type inference and `sage analyze`: proposals follow what the sample really holds."""
+"""Type inference and `sage analyze`: proposals follow what the sample really holds, and apply as printed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.casilla.readers import upload_members
 from sage_pipelines.cli import main
 from sage_pipelines.types import parse_type
+from sage_pipelines_tests.conftest import run_sage
 
 CASILLA_YAML = """
 sage_yaml: {name: pedidos}
@@ -95,8 +96,8 @@ def test_bare_file_guesses_every_type(tmp_path: Path) -> None:
     assert types == {"a": "decimal(10,2)", "b": "date", "c": "boolean", "d": "varchar(16)", "e": "timestamp"}
 
 
-def test_sage_analyze_prints_a_tables_block(sage_home: Path, pedidos, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_sage_analyze_prints_a_materialization_with_inferred_types_and_key(sage_home: Path, pedidos, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     _sage, path = pedidos
     yaml_file = tmp_path / "pedidos.yaml"
     yaml_file.write_text(CASILLA_YAML, encoding="utf-8")
@@ -106,10 +107,14 @@ def test_sage_analyze_prints_a_tables_block(sage_home: Path, pedidos, tmp_path: 
     assert main(["analyze", "pedidos", "--sample", str(path)]) == 0
     out = capsys.readouterr().out
     assert "key candidates: [codigo]" in out
-    block = yaml.safe_load(out)["tables"]["pedidos"]
+    doc = yaml.safe_load(out)["materialization"]
+    assert (doc["name"], doc["casilla"], doc["destinations"]) == ("pedidos", "pedidos",
+                                                                  {"warehouse": {"connection": "warehouse"}})
+    block = doc["tables"]["pedidos"]
     assert block["strategy"] == "upsert" and block["primary_key"] == ["codigo"]
     assert block["columns"]["monto"] == {"type": "decimal(12,3)"}
-    assert block["schema_change"] == "evolve"
+    assert "numero" not in block["columns"]  # an entero that holds integers keeps its SAGE type
+    assert block["schema_change"] == "evolve" and block["destinations"] == ["warehouse"]
 
 
 def test_sage_analyze_without_uploads_says_what_to_do(sage_home: Path, tmp_path: Path,
@@ -146,23 +151,59 @@ def test_sage_analyze_defaults_to_the_newest_upload(sage_home: Path, tmp_path: P
     assert main(["analyze", "pedidos"]) == 0
     out = capsys.readouterr().out
     assert "20240201T000000-b" in out
-    assert yaml.safe_load(out)["tables"]["pedidos"]["primary_key"] == ["codigo"]
+    assert yaml.safe_load(out)["materialization"]["tables"]["pedidos"]["primary_key"] == ["codigo"]
 
 
-def test_proposed_block_is_a_valid_materialization_tables_block(sage_home: Path, pedidos, tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from sage_pipelines.materialization.loader import load_spec
+TWO_CATALOGS_YAML = CASILLA_YAML + """
+  tiendas:
+    name: Tiendas
+    filename: tiendas.csv
+    file_format: {type: CSV, delimiter: "|", header: true}
+    fields:
+      - {name: tienda, type: texto}
+"""
 
+
+def without_comments(text: str) -> str:
+    return "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+
+
+def test_sage_analyze_output_is_applied_unchanged_by_materializations_apply(sage_home: Path, pedidos, tmp_path: Path):
+    """Printed or written, the proposal is a document `apply` takes, one table per catalog (a
+    catalog the sample has no file for included), and `export` gives it back."""
+    _sage, path = pedidos
+    yaml_file = tmp_path / "pedidos.yaml"
+    yaml_file.write_text(TWO_CATALOGS_YAML, encoding="utf-8")
+    assert run_sage(sage_home, "init").returncode == 0
+    assert run_sage(sage_home, "casillas", "add", "pedidos", "--yaml", str(yaml_file)).returncode == 0
+    printed = run_sage(sage_home, "analyze", "pedidos", "--sample", str(path))
+    assert printed.returncode == 0, printed.stderr
+    proposal = tmp_path / "proposal.yaml"
+    wrote = run_sage(sage_home, "analyze", "pedidos", "--sample", str(path), "--write", str(proposal))
+    assert wrote.stdout == f"wrote {proposal}; review it, then `sage materializations apply {proposal}`\n"
+    assert proposal.read_text(encoding="utf-8") == printed.stdout
+    tables = yaml.safe_load(printed.stdout)["materialization"]["tables"]
+    assert tables["tiendas"] == {"table": "tiendas", "strategy": "append", "schema_change": "evolve",
+                                 "destinations": ["warehouse"]}
+    applied = run_sage(sage_home, "materializations", "apply", str(proposal))
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout == "materialization pedidos applied: 2 tables, destinations warehouse\n"
+    exported = run_sage(sage_home, "materializations", "export", "pedidos")
+    assert exported.stdout == without_comments(printed.stdout)
+
+
+def test_sage_analyze_destination_sends_the_tables_to_the_named_connection(sage_home: Path, pedidos, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     _sage, path = pedidos
     yaml_file = tmp_path / "pedidos.yaml"
     yaml_file.write_text(CASILLA_YAML, encoding="utf-8")
     assert main(["init"]) == 0
     assert main(["casillas", "add", "pedidos", "--yaml", str(yaml_file)]) == 0
+    assert main(["connections", "add", "analytics", "--secret", "warehouse", "--schema", "ventas"]) == 0
     capsys.readouterr()
-    assert main(["analyze", "pedidos", "--sample", str(path)]) == 0
-    tables = yaml.safe_load(capsys.readouterr().out)["tables"]
-    doc = {"materialization": {"name": "m", "casilla": "pedidos", "destinations": {"warehouse": {"connection": "warehouse"}},
-                               "tables": tables}}
-    spec = load_spec(yaml.safe_dump(doc))
-    assert spec.tables["pedidos"].primary_key == ("codigo",)
-    assert str(spec.tables["pedidos"].columns["monto"]) == "decimal(12,3)"
+    assert main(["analyze", "pedidos", "--sample", str(path), "--destination", "analytics"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["materialization"]["destinations"] == {
+        "warehouse": {"connection": "analytics"}}
+    assert main(["analyze", "pedidos", "--sample", str(path), "--destination", "analitycs"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("sage: error: unknown connection 'analitycs' (registered: analytics,")

@@ -1,4 +1,5 @@
-"""`sage demo`: three weekly uploads end as exactly the tables their strategies define."""
+"""`sage demo`: three weekly uploads end as exactly the tables their strategies define, and every
+run, from a clean home, prints the story README.md shows."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ from sage_pipelines.demo import console_token, run_demo
 from sage_pipelines.demo.data import write_week
 from sage_pipelines.services.auth import authenticate
 from sage_pipelines.services.home import init_home
+from sage_pipelines.services.secrets import add_secret, get_secret
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
+from sage_pipelines_tests.conftest import run_sage
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+CONSOLE_LINE = re.compile(r"Open the console \(and API\) on the same data:  SAGE_HOME=\.sage \.venv/bin/sage serve"
+                          r"   \(then http://127\.0\.0\.1:8080, log in with the admin token (sage_\S+)\)")
 
 
 def expected_tables(tmp: Path) -> dict[str, int]:
@@ -49,6 +56,50 @@ def test_demo_materializes_three_weeks_into_the_tables_the_strategies_define(sag
     codes = [r[0] for r in con.execute("SELECT codigo_cliente FROM dim_clientes ORDER BY 1 LIMIT 1").fetchall()]
     con.close()
     assert codes == ["000001"]  # texto keeps leading zeros
+
+
+def readme_demo_output() -> list[str]:
+    """The fenced block of README.md's "What the demo shows"."""
+    section = README.read_text(encoding="utf-8").split("## What the demo shows", 1)[1]
+    return section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+def test_every_demo_run_starts_from_a_clean_home_and_prints_the_readmes_story(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `make demo` runs in the repository, on ./.sage
+    home = SageHome(tmp_path / ".sage")
+    first: list[str] = []
+    run_demo(home, echo=lambda text: first.extend(text.split("\n")))
+    again: list[str] = []
+    summary = run_demo(home, echo=lambda text: again.extend(text.split("\n")))
+    *story, console = first
+    assert story == readme_demo_output()
+    assert again[:-1] == story
+    tokens = [CONSOLE_LINE.fullmatch(line).group(1) for line in (console, again[-1])]
+    assert tokens[0] != tokens[1]  # every run prints a fresh token
+    assert [w["upload_id"] for w in summary.weeks] == ["semana-01", "semana-02", "semana-03"]
+    assert sorted(p.name for p in home.landing.joinpath("ventas_semanales").iterdir()) == [
+        "semana-01", "semana-02", "semana-03"]  # not six: the second run did not add to the first
+
+
+def test_the_demo_refuses_a_home_holding_more_than_an_earlier_demo_left(sage_home):
+    home = init_home(SageHome(sage_home))
+    with session_scope(home) as session:
+        add_secret(session, "pg_prod", "postgresql", host="db.example", home=home)
+    done = run_sage(sage_home, "demo")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"sage: error: SAGE_HOME {sage_home} holds db_secrets 'pg_prod', so it is not the demo's to empty; "
+        "run the demo with SAGE_HOME set to a new folder"]
+    with session_scope(home) as session:
+        assert get_secret(session, "pg_prod").servidor == "db.example"  # the home is untouched
+
+
+def test_the_demo_refuses_a_store_outside_its_home(sage_home):
+    done = run_sage(sage_home, "demo", SAGE_STORE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "sage: error: the demo runs on the embedded defaults and starts from a clean home: unset SAGE_STORE_URL "
+        "(its store is not the demo's to empty)"]
 
 
 def test_the_demo_console_token_logs_in_as_its_admin(sage_home):

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec
-from sage_pipelines.destinations.delta import DeltaDestination
+from sage_pipelines.destinations.delta.destination import DeltaDestination
 from sage_pipelines.errors import ConfigError
 from sage_pipelines_tests.conftest import unique_name
 from sage_pipelines_tests.destination_scenarios import COLUMNS, expected_table, normalized, reader_of, row, stored_rows

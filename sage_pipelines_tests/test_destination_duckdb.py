@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from sage_pipelines.destinations.base import ConnectionSettings, Strategy
-from sage_pipelines.destinations.duckdb import DuckDBDestination
+from sage_pipelines.destinations.duckdb.destination import DuckDBDestination
 from sage_pipelines.errors import DestinationError
 from sage_pipelines_tests.destination_scenarios import DestinationScenarios, reader_of, row
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sage_pipelines.destinations.base import LakeSettings
-from sage_pipelines.destinations.hudi import HudiDestination
+from sage_pipelines.destinations.hudi.destination import HudiDestination
 from sage_pipelines_tests.destination_scenarios import DestinationScenarios
 
 

@@ -14,7 +14,7 @@ import pytest
 from hudi import HudiTableBuilder
 
 from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec
-from sage_pipelines.destinations.hudi import HudiDestination
+from sage_pipelines.destinations.hudi.destination import HudiDestination
 from sage_pipelines.destinations.hudi import timeline as timeline_module
 from sage_pipelines.destinations.hudi import writer as writer_module
 from sage_pipelines.errors import ConfigError, DestinationError

@@ -9,7 +9,7 @@ import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from sage_pipelines.destinations.base import LakeSettings, Strategy
-from sage_pipelines.destinations.iceberg import IcebergDestination
+from sage_pipelines.destinations.iceberg.destination import IcebergDestination
 from sage_pipelines_tests.conftest import unique_name
 from sage_pipelines_tests.destination_scenarios import DestinationScenarios, reader_of, row
 

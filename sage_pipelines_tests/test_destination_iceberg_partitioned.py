@@ -20,7 +20,7 @@ from pyiceberg.transforms import (
 )
 
 from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec
-from sage_pipelines.destinations.iceberg import IcebergDestination
+from sage_pipelines.destinations.iceberg.destination import IcebergDestination
 from sage_pipelines_tests.conftest import unique_name
 from sage_pipelines_tests.destination_scenarios import COLUMNS, expected_table, normalized, reader_of, row, stored_rows
 

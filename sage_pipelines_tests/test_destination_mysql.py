@@ -9,7 +9,7 @@ import pymysql
 import pytest
 
 from sage_pipelines.destinations.base import ConnectionSettings, Strategy, TableSpec
-from sage_pipelines.destinations.mysql import MySQLDestination
+from sage_pipelines.destinations.mysql.destination import MySQLDestination
 from sage_pipelines.errors import DestinationError
 from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.conftest import MYSQL_HOST

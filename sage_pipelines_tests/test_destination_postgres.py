@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from sage_pipelines.destinations.base import ConnectionSettings, Strategy, TableSpec
-from sage_pipelines.destinations.postgres import PostgresDestination
+from sage_pipelines.destinations.postgresql.destination import PostgresDestination
 from sage_pipelines.errors import DestinationError
 from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.conftest import PG_URL

@@ -31,7 +31,8 @@ from sage_pipelines.destinations.registry import destination_class
 from sage_pipelines.destinations.sql import Target
 from sage_pipelines.destinations.sql.staging import ROW_COLUMN
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
-from sage_pipelines.destinations.sqlserver import SQLServerDestination, SQLServerDialect, batching, literals
+from sage_pipelines.destinations.sqlserver import batching, literals
+from sage_pipelines.destinations.sqlserver.destination import SQLServerDestination, SQLServerDialect
 from sage_pipelines.destinations.sqlserver.literals import PARAM
 from sage_pipelines.destinations.sqlserver.typemap import TYPE_MAP, check_key_size
 from sage_pipelines.errors import DataError, DestinationError, SchemaChangeError
@@ -498,7 +499,8 @@ def catalog_rows(spec: TableSpec) -> list[tuple]:
     for c in spec.table_columns:
         t = TYPE_MAP.stored(c.type, key=c.name in spec.primary_key)
         length = (t.length or -1) if t.kind is Kind.TEXT else None
-        rows.append((c.name, CATALOG_NAMES[t.kind], length, t.precision, t.scale))
+        not_null = not c.nullable or c.name in spec.primary_key
+        rows.append((c.name, CATALOG_NAMES[t.kind], length, t.precision, t.scale, "NO" if not_null else "YES"))
     return rows
 
 
@@ -518,7 +520,8 @@ def test_other_strategies_delete_then_insert_from_staging_before_commit(strategy
 
 
 def test_freeze_refuses_before_anything_is_written():
-    existing = [(c.name, "bigint", None, 19, 0) for c in COLUMNS if c.name in ("id", "semana")]
+    existing = [(c.name, "bigint", None, 19, 0, "NO" if c.name == "id" else "YES")
+                for c in COLUMNS if c.name in ("id", "semana")]
     spec = TableSpec("t", COLUMNS, Strategy.UPSERT, primary_key=("id",), schema_change=SchemaChange.FREEZE)
     conn = RecordingConnection(existing=existing)
     with pytest.raises(SchemaChangeError, match="codigo"):
@@ -528,7 +531,8 @@ def test_freeze_refuses_before_anything_is_written():
 
 
 def test_evolve_adds_the_missing_columns_inside_the_transaction():
-    existing = [(c.name, "bigint", None, 19, 0) for c in COLUMNS if c.name in ("id", "semana")]
+    existing = [(c.name, "bigint", None, 19, 0, "NO" if c.name == "id" else "YES")
+                for c in COLUMNS if c.name in ("id", "semana")]
     spec = TableSpec("t", COLUMNS, Strategy.UPSERT, primary_key=("id",))
     conn = RecordingConnection(existing=existing)
     recorded_write(spec, [row(1)], conn)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from sage_pipelines.destinations.base import ConnectionSettings, Strategy, TableSpec
-from sage_pipelines.destinations.sqlserver import SQLServerDestination, SQLServerDialect
+from sage_pipelines.destinations.sqlserver.destination import SQLServerDestination, SQLServerDialect
 from sage_pipelines.errors import DestinationError
 from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.destination_scenarios import COLUMNS, DestinationScenarios, reader_of, row

@@ -16,7 +16,7 @@ from sage_pipelines.store.models import MaterializationServer
 
 def write(session, casilla: str, upload_id: str, minute: int, **extra):
     fields = dict(casilla=casilla, tabla="main.fact_ventas", destino="warehouse", upload_id=upload_id,
-                  estado="exito", estrategia="upsert", filas=3, insertadas=2, actualizadas=1,
+                  estado="succeeded", estrategia="upsert", filas=3, insertadas=2, actualizadas=1,
                   segundos=0.25, iniciado_en=dt.datetime(2030, 1, 1, 6, minute))
     fields.update(extra)
     return record_history(session, **fields)
@@ -54,17 +54,17 @@ def test_cli_history_prints_one_row_per_write_with_server_and_error(sage_home, c
         session.add(server)
         session.flush()
         write(session, "ventas", "u1", 0, servidor_id=server.id)
-        write(session, "ventas", "u2", 1, servidor="local", estado="fallido", filas=0, insertadas=0, actualizadas=0,
+        write(session, "ventas", "u2", 1, servidor="local", estado="failed", filas=0, insertadas=0, actualizadas=0,
               error="ventas.csv, line 3, column 'fecha': not a date: '2024-13-01'\nTraceback...")
     assert main(["history", "ventas"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["TIME", "CASILLA", "TABLE", "DESTINATION", "UPLOAD", "STRATEGY", "STATUS",
                                 "ROWS", "INSERTED", "UPDATED", "DELETED", "SECONDS", "SERVER", "ERROR"]
     assert lines[1].split()[:13] == ["2030-01-01T06:01:00", "ventas", "main.fact_ventas", "warehouse", "u2",
-                                     "upsert", "fallido", "0", "0", "0", "0", "0.25", "local"]
+                                     "upsert", "failed", "0", "0", "0", "0", "0.25", "local"]
     assert lines[1].endswith("column 'fecha': not a date: '2024-13-01'")
     assert lines[2].split() == ["2030-01-01T06:00:00", "ventas", "main.fact_ventas", "warehouse", "u1",
-                                "upsert", "exito", "3", "2", "1", "0", "0.25", "gpu01"]
+                                "upsert", "succeeded", "3", "2", "1", "0", "0.25", "gpu01"]
 
 
 def test_history_counts_and_upload_sizes_are_64_bit_on_postgresql(pg_database):

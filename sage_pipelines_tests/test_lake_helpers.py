@@ -8,17 +8,17 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from sage_pipelines.destinations.base import LakeSettings, Partitioning, SchemaChange, Strategy, TableSpec
+from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec
 from sage_pipelines.destinations.lake.partitioning import Transform, parse_transform, partition_fields
 from sage_pipelines.destinations.lake.rows import key_ranges, last_per_key, matches, prepare
-from sage_pipelines.destinations.lake.schema import conform, plan_schema
+from sage_pipelines.destinations.lake.schema import conform
 from sage_pipelines.destinations.lake.storage import (
     delta_storage_options,
     filesystem,
     iceberg_properties,
     table_uri,
 )
-from sage_pipelines.errors import ConfigError, SageError, SchemaChangeError
+from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.types import Column, ColumnType, Kind
 
 
@@ -101,29 +101,6 @@ def test_key_ranges_list_few_values_and_bound_many():
     many = key_ranges(pa.table({"id": list(range(1000))}))[0]
     assert (sorted(few.values), few.low, few.high) == ([1, 2, 3], 1, 3)
     assert (many.values, many.low, many.high) == (None, 0, 999)
-
-
-def test_schema_plan_adds_widens_and_casts_up():
-    existing = pa.schema([("id", pa.int64()), ("m", pa.decimal128(12, 2)), ("w", pa.decimal128(38, 10))])
-    incoming = pa.schema([("id", pa.int64()), ("m", pa.decimal128(38, 10)), ("w", pa.decimal128(12, 2)),
-                          ("new", pa.string())])
-    plan = plan_schema(existing, incoming, _spec(Strategy.UPSERT))
-    assert [f.name for f in plan.added] == ["new"]
-    assert [(f.name, f.type) for f in plan.widened] == [("m", pa.decimal128(38, 10))]
-    assert plan.target.field("w").type == pa.decimal128(38, 10)
-
-
-def test_freeze_refuses_any_change_naming_the_column():
-    existing = pa.schema([("id", pa.int64())])
-    with pytest.raises(SchemaChangeError, match="'region'"):
-        plan_schema(existing, pa.schema([("id", pa.int64()), ("region", pa.string())]),
-                    _spec(Strategy.UPSERT, schema_change=SchemaChange.FREEZE))
-
-
-def test_an_incompatible_type_is_refused_even_under_evolve():
-    with pytest.raises(SchemaChangeError, match="'id'"):
-        plan_schema(pa.schema([("id", pa.date32())]), pa.schema([("id", pa.bool_())]),
-                    _spec(Strategy.UPSERT))
 
 
 def test_conform_fills_missing_columns_with_nulls_and_casts():

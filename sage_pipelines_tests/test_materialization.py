@@ -16,6 +16,7 @@ from sage_pipelines.services.home import init_home
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.services.materializations import (apply_materialization, export_materialization,
                                                       get_materialization)
+from sage_pipelines.materialization.persist import spec_from_row
 from sage_pipelines.services.casillas import register_casilla
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import (AuditLog, DatabaseConnection, DbSecret, Lake, Materialization,
@@ -87,7 +88,9 @@ BAD_SPECS: list[tuple[str, Callable[[dict], Any], str]] = [
      "materialization.tables.ventas.primary_key: strategy upsert needs a primary_key"),
     ("delete_insert without delete_by or key",
      lambda m: (ventas(m).pop("primary_key"), ventas(m).update(strategy="delete_insert")),
-     "materialization.tables.ventas.delete_by: strategy delete_insert needs delete_by or a primary_key"),
+     "materialization.tables.ventas.delete_by: strategy delete_insert needs delete_by, the columns whose values "
+     "in an upload pick the rows it replaces (to delete by the primary key, as before: "
+     "delete_by: [<primary key>])"),
     ("delete_by with another strategy", lambda m: ventas(m).update(delete_by=["fecha"]),
      "materialization.tables.ventas.delete_by: only strategy delete_insert uses delete_by, not upsert"),
     ("unknown primary key column", lambda m: ventas(m).update(primary_key=["id_venta"]),
@@ -204,10 +207,26 @@ def test_sage_strategy_words_are_accepted_as_aliases(store, word, strategy):
     assert row.tables[0].estrategia == strategy
 
 
-def test_delete_insert_defaults_to_deleting_by_the_primary_key(store):
-    row = apply_materialization(store, spec(lambda m: ventas(m).update(strategy="delete_insert")), "v.yaml")
-    assert (row.tables[0].estrategia, row.tables[0].delete_by, row.tables[0].primary_key) == (
-        "delete_insert", [], ["codigo_venta"])
+def test_delete_insert_without_delete_by_is_refused_naming_the_primary_key_to_write(store):
+    with pytest.raises(ConfigError) as error:
+        apply_materialization(store, spec(lambda m: ventas(m).update(strategy="delete_insert")), "v.yaml")
+    assert str(error.value) == (
+        "v.yaml: materialization.tables.ventas.delete_by: strategy delete_insert needs delete_by, the columns "
+        "whose values in an upload pick the rows it replaces (to delete by the primary key, as before: "
+        "delete_by: [codigo_venta])")
+    assert store.scalars(select(Materialization)).all() == []
+
+
+def test_a_delete_insert_stored_without_delete_by_keeps_deleting_by_its_key_and_exports_it(store):
+    """Applied before delete_by was required: it runs and exports as `delete_by: [<primary key>]`."""
+    row = apply_materialization(store, spec(lambda m: ventas(m).update(strategy="delete_insert",
+                                                                         delete_by=["codigo_venta"])), "v.yaml")
+    row.tables[0].delete_by = []  # what such a row holds
+    store.flush()
+    assert spec_from_row(row).tables["ventas"].delete_by == ("codigo_venta",)
+    exported = export_materialization(store, row.nombre)
+    assert "delete_by: [codigo_venta]" in exported
+    assert apply_materialization(store, exported, "exported.yaml").tables[0].delete_by == ["codigo_venta"]
 
 
 def test_bucket_and_truncate_transforms_are_accepted(store):
@@ -249,7 +268,7 @@ def test_reapplying_replaces_the_previous_version_keeping_table_ids(store):
     first = apply_materialization(store, spec(), "v1.yaml")
     ventas_id, clientes_id = first.tables[0].id, first.tables[1].id
     store.add(MaterializationHistory(materialization_id=first.id, tabla_id=clientes_id, casilla="ventas",
-                                     tabla="clientes", destino="warehouse", upload_id="u1", estado="exito",
+                                     tabla="clientes", destino="warehouse", upload_id="u1", estado="succeeded",
                                      estrategia="truncate_insert"))
     store.flush()
     second = apply_materialization(store, spec(lambda m: (m["tables"].pop("clientes"),

@@ -17,7 +17,13 @@ from dagster import AssetKey, DagsterInstance, build_sensor_context
 from sage_pipelines.cli import main as sage_main
 from sage_pipelines.demo import final_counts
 from sage_pipelines.orchestration.definitions_factory import build_definitions
+from sage_pipelines.destinations.base import Strategy, TableSpec
+from sage_pipelines.destinations.registry import LAKE_FORMATS
+from sage_pipelines.materialization.plan import DestinationRef, MaterializationPlan, TablePlan
+from sage_pipelines.orchestration.jobs import writer_tags
+from sage_pipelines.orchestration.routing import server_job
 from sage_pipelines.orchestration.run import materialize_upload
+from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
 
 KEYS = {AssetKey(["warehouse", CASILLA, t]) for t in ("clientes", "productos", "ventas")}
@@ -84,6 +90,7 @@ def test_every_write_records_a_history_row(demo_home, tmp_path, capsys):
     assert sage_main(["history", CASILLA]) == 0
     out = capsys.readouterr().out
     assert out.count(upload) == 4 and "fact_ventas" in out  # 3 warehouse tables + the lake table
+    assert out.count(" succeeded ") == 4
 
 
 def test_a_bad_value_fails_the_run_names_the_line_and_leaves_the_table(demo_home, tmp_path, capsys):
@@ -285,10 +292,51 @@ def test_schedules_route_the_newest_upload_through_the_balancer(demo_home, tmp_p
 
 
 def test_runs_writing_one_duckdb_file_queue_one_at_a_time(demo_home):
-    """The casilla's job carries its DuckDB connection as a run tag, and the instance's run queue
-    limits that tag to one run per value: launched runs never fight over the file's lock."""
+    """DuckDB's writer scope is the file: the casilla's job carries its DuckDB connection as the
+    `sage/file_writer` run tag, and the instance's run queue limits that tag to one run per value:
+    launched runs never fight over the file's lock. Iceberg detects conflicting commits itself,
+    so the lake adds no writer tag."""
     job = build_definitions(demo_home).resolve_job_def(f"materialize_{CASILLA}")
-    assert job.tags["sage/duckdb"] == "warehouse"
+    assert job.tags["sage/file_writer"] == "warehouse"
+    assert "sage/table_writer" not in job.tags
     with DagsterInstance.get() as instance:
         limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
-    assert {"key": "sage/duckdb", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+    for writer in ("sage/file_writer", "sage/table_writer"):
+        assert {"key": writer, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
+def test_a_sage_materialize_run_carries_the_writer_tags_of_its_job(demo_home, tmp_path):
+    upload = land_week(demo_home, tmp_path, 1)
+    outcome = materialize_upload(CASILLA, upload, tables=["clientes"], home=demo_home, server="local")
+    assert outcome.success, outcome.errors
+    with DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(outcome.run_id).tags["sage/file_writer"] == "warehouse"
+
+
+def _plan(casilla: str, *tables: tuple[str, str, str]) -> MaterializationPlan:
+    """A resolved plan writing (kind, connection or lake, schema.table) destinations."""
+    refs = []
+    for i, (kind, place, table) in enumerate(tables):
+        lake = kind in LAKE_FORMATS
+        schema, _, name = table.rpartition(".")
+        refs.append(TablePlan(i, f"c{i}", DestinationRef(i, f"d{i}", kind, None if lake else place,
+                                                         place if lake else None, kind if lake else None),
+                              TableSpec(name=name, schema=schema or None, strategy=Strategy.APPEND,
+                                        columns=(Column("x", ColumnType(Kind.INTEGER)),))))
+    return MaterializationPlan(1, casilla, casilla, None, "auto", None, "", tuple(refs))
+
+
+def test_writer_tags_follow_each_kinds_writer_scope():
+    plans = [_plan("ventas", ("duckdb", "warehouse", "main.a"), ("hudi", "lake", "ventas.b"),
+                   ("hudi", "lake", "ventas.c"), ("iceberg", "lake", "ventas.d"), ("postgresql", "pg", "public.e"),
+                   ("delta", "lake", "ventas.f"), ("mysql", "my", "db.g")),
+             _plan("otra", ("duckdb", "other", "main.a"))]
+    assert writer_tags(plans, "ventas") == {"sage/file_writer": "warehouse",
+                                            "sage/table_writer": "lake/ventas.b,lake/ventas.c"}
+    assert writer_tags(plans, "otra") == {"sage/file_writer": "other"}
+    assert writer_tags([_plan("pg", ("postgresql", "pg", "public.e"))], "pg") == {}
+
+
+def test_remote_server_jobs_carry_the_writer_tags_too():
+    tags = server_job("ventas", "big1", {"sage/table_writer": "lake/ventas.b"}).tags
+    assert tags == {"sage/table_writer": "lake/ventas.b", "sage/server": "big1"}

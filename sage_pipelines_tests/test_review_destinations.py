@@ -1,65 +1,26 @@
-"""Defects found by reviewing `sage_pipelines/destinations/`: each test pins one of them, run
-against every destination available here (DuckDB, PostgreSQL, MariaDB, Iceberg, Delta, Hudi)."""
+"""Defects found by reviewing `sage_pipelines/destinations/` that concern some destinations only:
+MySQL's collations and self-committing DDL, upsert into a keyless SQL table, lake spool files.
+(Defects every destination must avoid are scenarios in `destination_scenarios.py`.)"""
 
 from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sage_pipelines.destinations.base import ConnectionSettings, LakeSettings, Strategy, TableSpec
+from sage_pipelines.destinations.base import ConnectionSettings, Strategy, TableSpec
 from sage_pipelines.types import Column, ColumnType, Kind
-from sage_pipelines_tests.conftest import MYSQL_HOST, unique_name
+from sage_pipelines_tests.conftest import MYSQL_HOST
 from sage_pipelines_tests.destination_scenarios import (
+    TEXT_KEY,
     expected_table,
     normalized,
     reader_of,
     stored_rows,
 )
-
-KINDS = ["duckdb", "postgresql", "mysql", "iceberg", "delta", "hudi"]
-
-
-def _destination(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, str]:
-    """A destination of `kind` and a namespace of its own (removed by the fixtures used)."""
-    if kind == "duckdb":
-        from sage_pipelines.destinations.duckdb import DuckDBDestination
-        return DuckDBDestination(ConnectionSettings(kind="duckdb", name="warehouse",
-                                                    database=str(tmp_path / "w.duckdb"))), "main"
-    if kind == "postgresql":
-        from sage_pipelines.destinations.postgres import PostgresDestination
-        from sage_pipelines_tests.test_destination_postgres import pg_settings
-        return PostgresDestination(pg_settings()), request.getfixturevalue("pg_schema")
-    if kind == "mysql":
-        from sage_pipelines.destinations.mysql import MySQLDestination
-        database = request.getfixturevalue("mysql_database")
-        return MySQLDestination(ConnectionSettings(kind="mysql", name="m", host=MYSQL_HOST, port=3306,
-                                                   user="root", database=database)), database
-    warehouse = (tmp_path / "lake").as_uri()
-    settings = LakeSettings(name="lake", warehouse=warehouse, format=kind)
-    if kind == "iceberg":
-        from sage_pipelines.destinations.iceberg import IcebergDestination
-        return IcebergDestination(settings), unique_name("ns")
-    if kind == "delta":
-        from sage_pipelines.destinations.delta import DeltaDestination
-        return DeltaDestination(settings), unique_name("ns")
-    from sage_pipelines.destinations.hudi import HudiDestination
-    return HudiDestination(settings), "ventas"
-
-
-@pytest.fixture(params=KINDS)
-def dest(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, str]:
-    return _destination(request.param, request, tmp_path)
-
-
-TEXT_KEY = (
-    Column("codigo", ColumnType(Kind.TEXT)),
-    Column("semana", ColumnType(Kind.TEXT)),
-    Column("monto", ColumnType(Kind.DECIMAL, 12, 2)),
-)
+from sage_pipelines_tests.destination_kinds import make_destination
 
 
 def spec(namespace: str, strategy: Strategy, columns=TEXT_KEY, **kw: Any) -> TableSpec:
@@ -72,40 +33,12 @@ def write_all(destination: Any, table: TableSpec, uploads: list) -> list:
             for upload_id, rows in uploads]
 
 
-# --- text keys are compared exactly -------------------------------------------------------
-
-def _key_rows() -> list[dict]:
-    return [{"codigo": c, "semana": "w1", "monto": Decimal(i)}
-            for i, c in enumerate(["a", "a ", "A", " a", "á"])]
-
-
-def test_upsert_keeps_text_keys_that_differ_by_trailing_space_or_case_apart(dest):
-    destination, namespace = dest
-    table = spec(namespace, Strategy.UPSERT, primary_key=("codigo",))
-    u1 = ("u1", _key_rows())
-    u2 = ("u2", [{"codigo": "a ", "semana": "w2", "monto": Decimal("9.99")}])
-    results = write_all(destination, table, [u1, u2])
-    assert stored_rows(destination, table) == normalized(expected_table(table, [u1, u2]))
-    assert (results[0].inserted, results[1].inserted, results[1].updated) == (5, 0, 1)
-
-
-def test_delete_insert_by_a_text_column_replaces_only_exactly_equal_values(dest):
-    destination, namespace = dest
-    table = spec(namespace, Strategy.DELETE_INSERT, delete_by=("semana",))
-    u1 = ("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)},
-                 {"codigo": "y", "semana": "w1 ", "monto": Decimal(2)}])
-    u2 = ("u2", [{"codigo": "z", "semana": "w1", "monto": Decimal(3)}])
-    results = write_all(destination, table, [u1, u2])
-    assert stored_rows(destination, table) == normalized(expected_table(table, [u1, u2]))
-    assert results[1].deleted == 1
-
-
 def test_mysql_writes_into_a_table_made_with_the_older_pad_space_collation(mysql_database):
     """Tables created before NO PAD collations were used must keep working (staging follows
     the table's collation; two collations in one comparison are an error in MySQL)."""
     import pymysql
 
-    from sage_pipelines.destinations.mysql import MySQLDestination
+    from sage_pipelines.destinations.mysql.destination import MySQLDestination
     destination = MySQLDestination(ConnectionSettings(kind="mysql", name="m", host=MYSQL_HOST,
                                                       port=3306, user="root", database=mysql_database))
     for strategy, extra in ((Strategy.UPSERT, {"primary_key": ("codigo",)}),
@@ -123,86 +56,11 @@ def test_mysql_writes_into_a_table_made_with_the_older_pad_space_collation(mysql
         assert stored_rows(destination, table) == normalized(expected_table(table, [u1, u2]))
 
 
-# --- probes (kept when they pass: they pin behaviour nothing else pins) --------------------
-
-import datetime as dt  # noqa: E402
-
-EDGE_COLUMNS = (
-    Column("id", ColumnType(Kind.INTEGER)),
-    Column("ts", ColumnType(Kind.TIMESTAMP)),
-    Column("d", ColumnType(Kind.DATE)),
-    Column("p38", ColumnType(Kind.DECIMAL, 38, 0)),
-    Column("p5s5", ColumnType(Kind.DECIMAL, 5, 5)),
-    Column("txt", ColumnType(Kind.TEXT)),
-)
-
-
-def test_edge_values_round_trip(dest):
-    destination, namespace = dest
-    table = spec(namespace, Strategy.UPSERT, columns=EDGE_COLUMNS, primary_key=("id",))
-    rows = [
-        {"id": 1, "ts": dt.datetime(1969, 12, 31, 23, 59, 59, 999999), "d": dt.date(1, 1, 1),
-         "p38": Decimal("9" * 38), "p5s5": Decimal("0.99999"), "txt": "x" * 100_000},
-        {"id": 2, "ts": dt.datetime(1900, 1, 1, 0, 0, 0, 1), "d": dt.date(1969, 7, 20),
-         "p38": Decimal("-" + "9" * 38), "p5s5": Decimal("-0.00001"), "txt": "cr\ronly\r"},
-        {"id": 3, "ts": dt.datetime(9999, 12, 31, 23, 59, 59, 999999), "d": dt.date(9999, 12, 31),
-         "p38": Decimal(0), "p5s5": Decimal("0.00000"), "txt": "e\u0301 vs \u00e9 \\. \\"},
-        {"id": 4, "ts": None, "d": None, "p38": None, "p5s5": None, "txt": "\\N"},
-        {"id": 5, "ts": dt.datetime(2024, 2, 29, 12, 0), "d": dt.date(2024, 2, 29),
-         "p38": Decimal(1), "p5s5": Decimal("0.5"), "txt": ""},
-    ]
-    write_all(destination, table, [("u1", rows)])
-    assert stored_rows(destination, table) == normalized(expected_table(table, [("u1", rows)]))
-
-
-@pytest.mark.parametrize("strategy", list(Strategy))
-def test_an_empty_upload(dest, strategy):
-    destination, namespace = dest
-    extra = {"primary_key": ("codigo",)} if strategy is Strategy.UPSERT else (
-        {"delete_by": ("semana",)} if strategy is Strategy.DELETE_INSERT else {})
-    table = spec(namespace, strategy, **extra)
-    u1 = ("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)}])
-    results = write_all(destination, table, [u1, ("u2", [])])
-    assert stored_rows(destination, table) == normalized(expected_table(table, [u1, ("u2", [])]))
-    r = results[1]
-    want_deleted = 1 if strategy is Strategy.TRUNCATE_INSERT else 0
-    assert (r.inserted, r.updated, r.deleted, r.rows) == (0, 0, want_deleted, 0)
-
-
-def test_delete_insert_by_two_columns(dest):
-    destination, namespace = dest
-    table = spec(namespace, Strategy.DELETE_INSERT, delete_by=("semana", "codigo"))
-    u1 = ("u1", [{"codigo": c, "semana": w, "monto": Decimal(i)}
-                 for i, (c, w) in enumerate([("a", "w1"), ("a", "w2"), ("b", "w1"), ("b", "w2")])])
-    u2 = ("u2", [{"codigo": "a", "semana": "w1", "monto": Decimal(10)},
-                 {"codigo": "b", "semana": "w2", "monto": Decimal(11)},
-                 {"codigo": "b", "semana": "w2", "monto": Decimal(12)}])
-    results = write_all(destination, table, [u1, u2])
-    assert stored_rows(destination, table) == normalized(expected_table(table, [u1, u2]))
-    assert (results[1].deleted, results[1].inserted) == (2, 3)
-
-
-def test_an_upload_with_a_subset_of_the_table_columns(dest):
-    destination, namespace = dest
-    table = spec(namespace, Strategy.UPSERT, primary_key=("codigo",))
-    write_all(destination, table, [("u1", [{"codigo": "x", "semana": "w1", "monto": Decimal(1)}])])
-    narrow = TableSpec(name=table.name, schema=table.schema, strategy=Strategy.UPSERT,
-                       columns=TEXT_KEY[:2], primary_key=("codigo",))
-    results = write_all(destination, narrow, [("u2", [{"codigo": "x", "semana": "w9"},
-                                                     {"codigo": "y", "semana": "w9"}])])
-    assert (results[0].inserted, results[0].updated) == (1, 1)
-    got = {r["codigo"]: r for r in stored_rows(destination, table)}
-    assert got["x"]["semana"] == "w9" and got["y"]["semana"] == "w9"
-    assert got["y"]["monto"] is None
-
-
-
-
 # --- MySQL: DDL commits on its own, so a failed write must revert every DDL step -----------
 
 @pytest.fixture
 def mysql_destination(mysql_database: str):
-    from sage_pipelines.destinations.mysql import MySQLDestination
+    from sage_pipelines.destinations.mysql.destination import MySQLDestination
     return MySQLDestination(ConnectionSettings(kind="mysql", name="m", host=MYSQL_HOST, port=3306,
                                                user="root", database=mysql_database))
 
@@ -257,7 +115,7 @@ def test_upsert_into_a_table_created_without_a_key_is_refused_and_leaves_it(kind
     (MySQL did) nor fail with the driver's ON CONFLICT message — it is refused in one clear line."""
     from sage_pipelines.errors import DestinationError
 
-    destination, namespace = _destination(kind, request, tmp_path)
+    destination, namespace = make_destination(kind, request, tmp_path)
     appended = spec(namespace, Strategy.APPEND)
     rows = [{"codigo": "a", "semana": "w1", "monto": Decimal(1)}]
     write_all(destination, appended, [("u1", rows)])
@@ -286,7 +144,7 @@ def test_a_lake_write_spools_the_upload_to_disk_and_removes_it_even_on_failure(k
     mapped: list[str] = []
     real_memory_map = pa.memory_map
     monkeypatch.setattr(pa, "memory_map", lambda path, *a: mapped.append(str(path)) or real_memory_map(path, *a))
-    destination, namespace = _destination(kind, request, tmp_path)
+    destination, namespace = make_destination(kind, request, tmp_path)
     table = spec(namespace, Strategy.APPEND)
     rows = [{"codigo": f"c{i}", "semana": "w1", "monto": Decimal(i)} for i in range(6)]
     write_all(destination, table, [("u1", rows)])

@@ -100,7 +100,8 @@ def test_an_added_server_limits_its_runs_in_the_dagster_run_queue(home, capsys):
     config = yaml.safe_load((home.dagster_home / "dagster.yaml").read_text())
     limits = config["run_coordinator"]["config"].get("tag_concurrency_limits", [])
     assert [x for x in limits if x["key"] == "sage/server"] == []  # the server's limit went with it
-    assert {"key": "sage/duckdb", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits  # kept
+    for writer in ("sage/file_writer", "sage/table_writer"):  # the writer-scope limits stay
+        assert {"key": writer, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
 
 
 PINNED = """

@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import uuid
 
 import psycopg
 import pytest
@@ -15,9 +14,9 @@ from dagster import DagsterInstance, DagsterRunStatus
 from sage_pipelines.cli import main as sage_main
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines_tests.conftest import PG_URL
-from sage_pipelines_tests.servers_fixtures import module_schema  # noqa: F401 (a fixture)
-from sage_pipelines_tests.servers_fixtures import (CASILLA, KB, MB, RABBIT, Worker, add_remote, apply, build_home,
-                                                   make_upload, scoped_env, table_rows)
+from sage_pipelines_tests.servers_fixtures import module_schema, schema, workers  # noqa: F401 (fixtures)
+from sage_pipelines_tests.servers_fixtures import (CASILLA, KB, MB, RABBIT, add_remote, apply, build_home,
+                                                   make_upload, scoped_env, server_name, table_rows)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 LOST_SECONDS = "4"
@@ -30,30 +29,6 @@ def home(tmp_path_factory, module_schema):
         home = build_home(root, module_schema)
         apply(home)
         yield home
-
-
-@pytest.fixture
-def schema(module_schema):
-    return module_schema
-
-
-@pytest.fixture
-def workers(home, tmp_path):
-    """Start workers with `workers(name)`; every one is killed when the test ends."""
-    started: list[Worker] = []
-
-    def start(name: str) -> Worker:
-        worker = Worker(home, name, tmp_path / f"{name}.log")
-        started.append(worker)
-        return worker.start()
-
-    yield start
-    for worker in started:
-        worker.kill()
-
-
-def server_name(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 def status_rows(capsys) -> dict[str, list[str]]:

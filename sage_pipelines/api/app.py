@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from sage_pipelines.api.errors import install_error_handlers
 from sage_pipelines.api.routes import api_router
-from sage_pipelines.servers.instance import ensure_dagster_home
+from sage_pipelines.orchestration.submit import ensure_instance
 from sage_pipelines.services.audit import Actor, acting_as
 from sage_pipelines.services.auth import ANONYMOUS
 from sage_pipelines.services.home import ready_home
@@ -48,14 +48,21 @@ class DefaultActor:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, without the 422 responses it documents by default: validation errors
-    are answered as 400 with the common error body."""
+    """FastAPI's schema, without the 422 responses it documents by default (validation errors are
+    answered as 400 with the common error body), and with every error body as JSON (FastAPI
+    documents them in the media type of the route's own response, YAML for the exports)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
+                responses = operation.get("responses", {})
+                responses.pop("422", None)
+                for response in responses.values():
+                    for media in list(response.get("content", {})):
+                        body = response["content"][media]
+                        if body.get("schema", {}).get("$ref", "").endswith("/ErrorBody"):
+                            response["content"] = {"application/json": body}
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
@@ -65,7 +72,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(home: SageHome | None = None) -> FastAPI:
     """The console and API of installation `home` (default: $SAGE_HOME, which must be initialised)."""
     home = ready_home(home)
-    ensure_dagster_home(home)  # the runs endpoint submits to this installation's Dagster instance
+    ensure_instance(home)  # the runs endpoint submits to this installation's Dagster instance
     app = FastAPI(title="SAGE Materialize", version="1",
                   description="Secrets, connections, lakes, servers, casillas, materializations, uploads, "
                               "runs, history and audit of one SAGE installation. Every call needs a bearer "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from sage_pipelines.api.deps import permit, store
+from sage_pipelines.api.schemas import UtcTime
 from sage_pipelines.services.audit import list_audit
 from sage_pipelines.services.auth import Principal
 from sage_pipelines.services.durations import parse_since
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 
 class AuditRow(BaseModel):
     id: int
-    time: dt.datetime
+    time: UtcTime
     actor: str
     source: str | None = None
     client: str | None = None

@@ -4,23 +4,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from sage_pipelines.api.deps import home_of, permit, store
 from sage_pipelines.api.runs import RunOut, run_view
+from sage_pipelines.api.schemas import UtcTime, YamlResponse, described
 from sage_pipelines.casilla.model import Catalog, SageYaml
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.materialization.export import spec_to_dict
+from sage_pipelines.materialization.names import NAME_RE
 from sage_pipelines.orchestration.submit import land_and_submit
-from sage_pipelines.services.analyze import analyze_casilla
+from sage_pipelines.services.analysis import propose
 from sage_pipelines.services.auth import Principal
 from sage_pipelines.services.casillas import list_casillas, load_casilla, register_casilla
 from sage_pipelines.services.files import decode_text, incoming, save_stream
+from sage_pipelines.services.home import WAREHOUSE
 from sage_pipelines.services.uploads import add_upload, list_uploads
 from sage_pipelines.store.models import Casilla, Materialization, Upload
 
@@ -50,7 +52,7 @@ class CatalogOut(BaseModel):
 class CasillaOut(BaseModel):
     name: str
     description: str
-    updated: dt.datetime
+    updated: UtcTime
     catalogs: list[str]
 
 
@@ -62,7 +64,7 @@ class CasillaDetail(CasillaOut):
 class UploadOut(BaseModel):
     id: str
     casilla: str
-    created: dt.datetime
+    created: UtcTime
     origin: str
     bytes: int
     files: list[str]
@@ -75,11 +77,11 @@ class LandedUpload(BaseModel):
 
 class Analysis(BaseModel):
     casilla: str
-    tables: dict[str, dict[str, Any]] = Field(description="per catalog, the proposed table block of a materialization")
+    materialization: dict[str, Any] = Field(description="the proposed materialization: the document "
+                                                        "`POST /materializations` takes, as `sage analyze` proposes it")
     inferred: dict[str, dict[str, Any]] = Field(description="per catalog: file, rows_sampled, columns "
                                                             "(type, declared, nulls, max_length), key_candidates")
-    missing: dict[str, str] = Field(description="catalogs without a file in the sample, with their filename")
-    yaml: str = Field(description="the proposals as `sage analyze` prints them")
+    yaml: str = Field(description="the proposal as `sage analyze` prints it")
 
 
 def catalog_view(catalog: Catalog) -> CatalogOut:
@@ -114,7 +116,8 @@ def list_all(request: Request, _: Principal = Depends(permit("read"))) -> list[C
 
 
 @router.post("", response_model=CasillaOut, summary="Register a casilla (or update its YAML) from its SAGE YAML")
-def register(request: Request, name: str = Form(max_length=64), yaml: UploadFile = File(description="the SAGE YAML"),
+def register(request: Request, name: str = Form(max_length=64, **described(NAME_RE)),
+             yaml: UploadFile = File(description="the SAGE YAML"),
              _: Principal = Depends(permit("casillas.write"))) -> CasillaOut:
     text = _yaml_text(yaml)
     with store(request) as session:
@@ -139,29 +142,31 @@ def catalogs(name: str, request: Request, _: Principal = Depends(permit("read"))
         return [catalog_view(c) for c in sage.catalogs.values()]
 
 
-@router.get("/{name}/yaml", response_class=PlainTextResponse, summary="The casilla's SAGE YAML as registered",
-            responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
-def yaml_text(name: str, request: Request, _: Principal = Depends(permit("read"))) -> PlainTextResponse:
+@router.get("/{name}/yaml", response_class=YamlResponse, summary="The casilla's SAGE YAML as registered",
+            responses={200: {"content": {"application/yaml": {"schema": {"type": "object"}}}}})
+def yaml_text(name: str, request: Request, _: Principal = Depends(permit("read"))) -> YamlResponse:
     with store(request) as session:
         row, _sage = load_casilla(session, name)
-        return PlainTextResponse(row.yaml_contenido, media_type="application/yaml")
+        return YamlResponse(row.yaml_contenido)
 
 
 @router.post("/{name}/analyze", response_model=Analysis,
-             summary="Type and key proposals from an uploaded sample (a file or ZIP), else the newest upload")
+             summary="A proposed materialization: types and keys from an uploaded sample (a file or ZIP), "
+                     "else the newest upload")
 def analyze(name: str, request: Request, sample: UploadFile | None = File(None, description="a file or ZIP to sample"),
             rows: int = Query(10_000, ge=1, le=1_000_000, description="rows sampled per file"),
+            destination: str = Query(WAREHOUSE, max_length=200, description="the connection the tables go to"),
             _: Principal = Depends(permit("materializations.write"))) -> Analysis:
     home = home_of(request)
     with store(request) as session:
         load_casilla(session, name)  # an unknown casilla is a 404 before any file is saved
     with incoming(home) as folder:
         path = save_stream(sample.file, folder, sample.filename, "sample") if sample is not None else None
-        result = analyze_casilla(name, path, rows, home=home)
-        text = result.to_yaml()
-        if path is not None:  # the proposals name the sample by the client's file name, not our temporary path
-            text = text.replace(str(path), sample.filename or path.name)
-    return Analysis(casilla=name, tables=result.tables, inferred=result.inferred, missing=result.missing, yaml=text)
+        with store(request) as session:
+            proposal = propose(session, home, name, path, rows, destination,
+                               sample_name=sample.filename if sample is not None else None)
+    return Analysis(casilla=name, materialization=spec_to_dict(proposal.spec), inferred=proposal.inferred,
+                    yaml=proposal.yaml())
 
 
 @router.get("/{name}/uploads", response_model=list[UploadOut], summary="A casilla's uploads, oldest first")

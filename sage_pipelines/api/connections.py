@@ -3,12 +3,13 @@ connects for real and says which of host, port, credentials, database or TLS fai
 
 from __future__ import annotations
 
-import datetime as dt
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sage_pipelines.api.deps import home_of, permit, store
+from sage_pipelines.api.schemas import UtcTime, described
+from sage_pipelines.materialization.names import LABEL_RE
 from sage_pipelines.services.auth import Principal
 from sage_pipelines.services.connections import (CHECKS, add_connection, failed_check, get_connection,
                                                  list_connections, remove_connection, test_connection)
@@ -25,7 +26,7 @@ class ConnectionFields(BaseModel):
 
 
 class ConnectionIn(ConnectionFields):
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=200, **described(LABEL_RE))
 
 
 class ConnectionOut(BaseModel):
@@ -35,7 +36,7 @@ class ConnectionOut(BaseModel):
     database: str | None = None
     schema_: str | None = Field(None, alias="schema")
     status: str
-    last_test: dt.datetime | None = None
+    last_test: UtcTime | None = None
     latency_ms: float | None = None
     message: str | None = Field(None, description="the last failed test's reason (admins)")
 

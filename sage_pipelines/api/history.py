@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from sage_pipelines.api.deps import permit, store
+from sage_pipelines.api.schemas import UtcTime
 from sage_pipelines.orchestration.submit import run_url
 from sage_pipelines.services.auth import Principal
 from sage_pipelines.services.history import history
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/history", tags=["history"])
 
 
 class HistoryRow(BaseModel):
-    started: dt.datetime
-    finished: dt.datetime | None = None
+    started: UtcTime
+    finished: UtcTime | None = None
     casilla: str
     table: str
     destination: str

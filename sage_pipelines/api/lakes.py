@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from sage_pipelines.api.deps import permit, store
+from sage_pipelines.api.schemas import described
+from sage_pipelines.materialization.names import LABEL_RE
 from sage_pipelines.security import redact_url
 from sage_pipelines.services.auth import Principal
 from sage_pipelines.services.lakes import add_lake, default_catalog_uri, get_lake, list_lakes, remove_lake
@@ -24,7 +26,7 @@ class LakeFields(BaseModel):
 
 
 class LakeIn(LakeFields):
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=200, **described(LABEL_RE))
 
 
 class LakeOut(BaseModel):

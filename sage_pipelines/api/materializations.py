@@ -8,11 +8,11 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from sage_pipelines.api.deps import permit, store
+from sage_pipelines.api.schemas import YamlResponse
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.export import spec_to_dict
 from sage_pipelines.materialization.persist import spec_from_row
@@ -69,6 +69,8 @@ def _document(content_type: str, data: bytes) -> str | dict[str, Any]:
             return json.loads(decode_text(data, SOURCE))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{SOURCE}, line {exc.lineno}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{SOURCE}: nested too deeply to be a materialization") from None
     if kind in YAML_TYPES:
         return decode_text(data, SOURCE)
     raise ConfigError(f"{SOURCE}: send the materialization as application/json or application/yaml, "
@@ -84,7 +86,7 @@ def list_all(request: Request, _: Principal = Depends(permit("read"))) -> list[M
 @router.post("", response_model=Applied, summary="Create or update a materialization (JSON or YAML), as `apply`",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": _DOCUMENT},
-                 "application/yaml": {"schema": {"type": "string", "description": "the YAML `apply` takes"}}}}})
+                 "application/yaml": {"schema": _DOCUMENT}}}})
 async def apply(request: Request, _: Principal = Depends(permit("materializations.write"))) -> Applied:
     document = _document(request.headers.get("content-type", ""), await _body(request))
 
@@ -102,8 +104,8 @@ def show(name: str, request: Request, _: Principal = Depends(permit("read"))) ->
         return spec_to_dict(spec_from_row(get_materialization(session, name)))
 
 
-@router.get("/{name}/export", response_class=PlainTextResponse, summary="A materialization as YAML (round-trips with apply)",
-            responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
-def export(name: str, request: Request, _: Principal = Depends(permit("read"))) -> PlainTextResponse:
+@router.get("/{name}/export", response_class=YamlResponse, summary="A materialization as YAML (round-trips with apply)",
+            responses={200: {"content": {"application/yaml": {"schema": _DOCUMENT}}}})
+def export(name: str, request: Request, _: Principal = Depends(permit("read"))) -> YamlResponse:
     with store(request) as session:
-        return PlainTextResponse(export_materialization(session, name), media_type="application/yaml")
+        return YamlResponse(export_materialization(session, name))

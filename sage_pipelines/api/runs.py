@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from sage_pipelines.api.deps import home_of, permit, store
+from sage_pipelines.api.schemas import described
+from sage_pipelines.materialization.names import NAME_RE
 from sage_pipelines.orchestration.submit import SubmittedRun, asset_url, run_state, run_url, submit_upload
 from sage_pipelines.services.auth import Principal
 from sage_pipelines.services.casillas import get_casilla
@@ -16,7 +18,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 class RunRequest(BaseModel):
-    casilla: str = Field(max_length=64)
+    casilla: str = Field(max_length=64, **described(NAME_RE))
     upload: str | None = Field(None, max_length=64, description="the upload id (default: the newest)")
     tables: list[str] | None = Field(None, description="only these tables (catalog keys or table names)")
     destinations: list[str] | None = Field(None, description="only these destination aliases")

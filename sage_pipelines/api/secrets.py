@@ -4,12 +4,13 @@ type only; its host, port, user, database and options need `secrets.read` (admin
 
 from __future__ import annotations
 
-import datetime as dt
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from sage_pipelines.api.deps import home_of, permit, store
+from sage_pipelines.api.schemas import UtcTime, described
+from sage_pipelines.materialization.names import LABEL_RE
 from sage_pipelines.services.auth import Principal
 from sage_pipelines.services.secrets import (SECRET_TYPES, add_secret, drop_old_keys, get_secret, list_secrets,
                                              remove_secret, rotate_key, show_secret)
@@ -20,7 +21,7 @@ _TYPES = ", ".join(SECRET_TYPES)
 
 
 class SecretFields(BaseModel):
-    type: str = Field(description=f"one of {_TYPES}", max_length=30)
+    type: str = Field(description=f"one of {_TYPES}", max_length=30, **described(enum=SECRET_TYPES))
     host: str | None = Field(None, max_length=255)
     port: int | None = None
     user: str | None = Field(None, max_length=255, description="user name (S3: the access key id, stored encrypted)")
@@ -31,7 +32,7 @@ class SecretFields(BaseModel):
 
 
 class SecretIn(SecretFields):
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=200, **described(LABEL_RE))
 
 
 class SecretChange(SecretFields):
@@ -47,8 +48,8 @@ class SecretOut(BaseModel):
     database: str | None = None
     options: dict[str, str] | None = None
     password_set: bool | None = Field(None, description="whether a password (S3: access keys) is stored")
-    created: dt.datetime | None = None
-    updated: dt.datetime | None = None
+    created: UtcTime | None = None
+    updated: UtcTime | None = None
 
 
 class Rotation(BaseModel):

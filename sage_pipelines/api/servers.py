@@ -3,18 +3,18 @@ live status. A broker password is write-only, as a secret's."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sage_pipelines.api.deps import home_of, permit, store
+from sage_pipelines.api.schemas import UtcTime, described
 from sage_pipelines.servers.health import refresh_status
 from sage_pipelines.servers.instance import sync_instance_limits
 from sage_pipelines.services.auth import Principal
-from sage_pipelines.services.servers import (SERVER_TYPES, add_server, display_endpoint, get_server, list_servers,
-                                             remove_server)
+from sage_pipelines.services.servers import (SERVER_NAME, SERVER_TYPES, add_server, display_endpoint, get_server,
+                                             list_servers, remove_server)
 from sage_pipelines.store.models import MaterializationServer
 
 router = APIRouter(prefix="/servers", tags=["servers"])
@@ -22,7 +22,8 @@ INT32 = 2 ** 31  # the store's integer columns
 
 
 class ServerFields(BaseModel):
-    type: str = Field("remote", max_length=30, description=f"one of {', '.join(SERVER_TYPES[1:])}")
+    type: str = Field("remote", max_length=30, description=f"one of {', '.join(SERVER_TYPES[1:])}",
+                      **described(enum=SERVER_TYPES[1:]))
     endpoint: str = Field(max_length=2000, description="broker URL, e.g. redis://host:6379/0; a password in it "
                                                        "is stored encrypted")
     capacity: int = Field(1, ge=-INT32, le=INT32 - 1, description="worker concurrency (steps at once)")
@@ -32,7 +33,7 @@ class ServerFields(BaseModel):
 
 
 class ServerIn(ServerFields):
-    name: str = Field(max_length=100)
+    name: str = Field(max_length=100, **described(SERVER_NAME))
 
 
 class ServerOut(BaseModel):
@@ -42,7 +43,7 @@ class ServerOut(BaseModel):
     capacity: int
     priority: int
     state: str
-    last_heartbeat: dt.datetime | None = None
+    last_heartbeat: UtcTime | None = None
 
 
 class ServerStatus(ServerOut):

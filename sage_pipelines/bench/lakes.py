@@ -30,9 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sage_pipelines.destinations.registry import open_destination
 from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec, with_sage_columns
-from sage_pipelines.destinations.delta import DeltaDestination
-from sage_pipelines.destinations.iceberg import IcebergDestination
 from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
 
 COLUMNS = (
@@ -93,7 +92,7 @@ def fingerprint(table: pa.Table) -> tuple[int, int, int]:
 def bench_iceberg(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
 
     settings = LakeSettings(name="bench", warehouse=(root / "iceberg").as_uri(), format="iceberg")
-    dest = IcebergDestination(settings)
+    dest = open_destination(settings)
     ours = TableSpec(name="ours", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT, primary_key=("id",))
     theirs = TableSpec(name="pyiceberg", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT,
                        primary_key=("id",))
@@ -113,7 +112,7 @@ def bench_delta(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
 
 
     settings = LakeSettings(name="bench", warehouse=(root / "delta").as_uri(), format="delta")
-    dest = DeltaDestination(settings)
+    dest = open_destination(settings)
     ours = TableSpec(name="ours", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT, primary_key=("id",))
     theirs = TableSpec(name="merge", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT, primary_key=("id",))
     for spec in (ours, theirs):
@@ -132,7 +131,7 @@ def bench_iceberg_partitioned(root: Path, rows: int) -> list[tuple]:
     """A small upsert (1% of the table, 3 days) into a day-partitioned table of 365 files."""
 
     settings = LakeSettings(name="bench", warehouse=(root / "iceberg_days").as_uri(), format="iceberg")
-    dest = IcebergDestination(settings)
+    dest = open_destination(settings)
     base = generate(0, rows, "v1")
     days = np.array([10, 11, 12])
     size = max(rows // 100, 30)

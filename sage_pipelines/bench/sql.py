@@ -32,10 +32,8 @@ import pyarrow.csv as pacsv
 from sage_pipelines.bench.e2e import materialize_seconds
 from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.casilla.readers import read_catalog_file
+from sage_pipelines.destinations.registry import open_destination
 from sage_pipelines.destinations.base import ConnectionSettings, Strategy, TableSpec
-from sage_pipelines.destinations.duckdb import DuckDBDestination
-from sage_pipelines.destinations.mysql import MySQLDestination
-from sage_pipelines.destinations.postgres import PostgresDestination
 from sage_pipelines.types import Column, ColumnType, Kind
 
 PG_URL = os.environ.get("SAGE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -234,7 +232,7 @@ class PostgresBench(Bench):
         self.psycopg = psycopg
         url = urlparse(PG_URL)
         self.schema = f"sage_bench_{uuid.uuid4().hex[:6]}"
-        self.destination = PostgresDestination(ConnectionSettings(
+        self.destination = open_destination(ConnectionSettings(
             kind="postgresql", name="bench", host=url.hostname, port=url.port or 5432,
             user=url.username, database=url.path.lstrip("/")))
 
@@ -298,7 +296,7 @@ class MySQLBench(Bench):
 
         self.pymysql = pymysql
         self.schema = f"sage_bench_{uuid.uuid4().hex[:6]}"
-        self.destination = MySQLDestination(ConnectionSettings(
+        self.destination = open_destination(ConnectionSettings(
             kind="mysql", name="bench", host=MYSQL_HOST, port=3306, user="root", database=MYSQL_DATABASE))
 
     def connect(self):
@@ -372,7 +370,7 @@ class DuckDBBench(Bench):
         super().__init__(*a)
         self.path = self.base.parent.parent / "bench.duckdb"
         self.schema = "main"
-        self.destination = DuckDBDestination(ConnectionSettings(kind="duckdb", name="bench", database=str(self.path)))
+        self.destination = open_destination(ConnectionSettings(kind="duckdb", name="bench", database=str(self.path)))
 
     upsert_tail = PostgresBench.upsert_tail  # DuckDB speaks PostgreSQL's ON CONFLICT
 

@@ -30,6 +30,9 @@ _FALSE = pa.array(FALSE_WORDS)
 
 INTEGER_RE = r"^[+-]?[0-9]+$"
 DECIMAL_RE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+# The significant digits of a well-formed decimal: leading zeros of the whole part and
+# trailing zeros of the fraction do not count (they change no value).
+DECIMAL_PARTS_RE = r"^(?P<sign>[+-]?)0*(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*?)0*)?$"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MIDNIGHT_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T]00:00(:00(\.0+)?)?$"
 DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
@@ -63,6 +66,10 @@ def _blank_to_null(values: pa.Array) -> pa.Array:
 
 
 def _text(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
+    # A NUL character is a broken or binary file, and PostgreSQL cannot store one in text.
+    bad = _first(pc.match_substring(raw, "\x00"))
+    if bad is not None:
+        raise BadValue(bad, column, raw[bad].as_py(), "contains a NUL character (byte 0)")
     if ctype.length:
         bad = _first(pc.greater(pc.utf8_length(raw), ctype.length))
         if bad is not None:
@@ -105,27 +112,37 @@ def _decimal(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
     target = ctype.to_arrow()
     values = _blank_to_null(raw)
     _refuse_unmatched(values, raw, DECIMAL_RE, column, "not a decimal number")
-    try:
-        return pc.cast(values, target)
-    except pa.ArrowInvalid:
-        pass
-    # Error path (or a value Arrow's parser cannot take, e.g. very many leading zeros): decide
-    # value by value with Python's exact Decimal.
-    converted = []
-    for i, text in enumerate(values.to_pylist()):
-        if text is None:
-            converted.append(None)
-            continue
-        problem = decimal_problem(text, target.precision, target.scale)
-        if problem:
-            raise BadValue(i, column, raw[i].as_py(), problem)
-        converted.append(Decimal(text))
-    return pa.array(converted, type=target)
+    # Count the significant digits on each side of the point before casting: Arrow's cast
+    # wraps around silently when the whole part is too long for the precision.
+    parts = pc.extract_regex(values, DECIMAL_PARTS_RE)
+    whole, fraction = pc.struct_field(parts, "whole"), pc.struct_field(parts, "fraction")
+    too_long = pc.or_(pc.greater(pc.binary_length(whole), target.precision - target.scale),
+                      pc.greater(pc.binary_length(fraction), target.scale))
+    bad = _first(too_long)
+    if bad is not None:
+        text = values[bad].as_py()
+        raise BadValue(bad, column, raw[bad].as_py(),
+                       decimal_problem(text, target.precision, target.scale) or "does not fit the decimal type")
+    # Cast the canonical spelling (no leading zeros, no trailing fractional zeros), which the
+    # checks above guarantee fits: sign + whole + "." + fraction.
+    zero = pa.scalar("0")
+    whole = pc.if_else(pc.equal(whole, ""), zero, whole)
+    fraction = pc.if_else(pc.equal(fraction, ""), zero, fraction)
+    canonical = pc.binary_join_element_wise(pc.binary_join_element_wise(pc.struct_field(parts, "sign"), whole, ""),
+                                            fraction, ".")
+    canonical = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), canonical)
+    return pc.cast(canonical, target)
 
 
 def _cast_checked(values: pa.Array, raw: pa.Array, target: pa.DataType, parse: Callable[[str], object],
                   column: str, reason: str) -> pa.Array:
-    """Cast well-formed text; when Arrow refuses (e.g. 2023-02-30) find the value with `parse`."""
+    """Cast well-formed text; when Arrow refuses (e.g. 2023-02-30) find the value with `parse`.
+
+    Year 0000 is refused here: Arrow takes it, but no calendar date or Python date has it.
+    """
+    bad = _first(pc.starts_with(values, "0000"))
+    if bad is not None:
+        raise BadValue(bad, column, raw[bad].as_py(), reason)
     try:
         return pc.cast(values, target)
     except pa.ArrowInvalid:
@@ -181,21 +198,27 @@ _CONVERTERS = {
 }
 
 
-def convert_column(raw: pa.Array, column: Column) -> pa.Array:
-    """Convert one text column (NULL = empty cell) to `column`'s Arrow type, or raise BadValue."""
+def convert_column(raw: pa.Array, column: Column, required: bool = False) -> pa.Array:
+    """Convert one text column (NULL = empty cell) to `column`'s Arrow type, or raise BadValue.
+
+    `required`: the SAGE field is marked `required: true`, so an empty value is bad input even
+    where the column itself may hold NULL.
+    """
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks()
     if raw.type != pa.string():
         raw = raw.cast(pa.string())
     out = _CONVERTERS[column.type.kind](raw, column.type, column.name)
-    if not column.nullable and out.null_count:
+    if (required or not column.nullable) and out.null_count:
         bad = _first(pc.is_null(out))
         raise BadValue(bad, column.name, raw[bad].as_py(), "empty value in a column that requires one")
     return out
 
 
-def convert_batch(raw: pa.RecordBatch, columns: tuple[Column, ...], schema: pa.Schema | None = None) -> pa.RecordBatch:
-    """Convert a batch of text columns named like `columns` into a typed batch of `schema`."""
+def convert_batch(raw: pa.RecordBatch, columns: tuple[Column, ...], schema: pa.Schema | None = None,
+                  required: frozenset[str] = frozenset()) -> pa.RecordBatch:
+    """Convert a batch of text columns named like `columns` into a typed batch of `schema`
+    (`required`: names of fields that must not be empty)."""
     schema = schema or arrow_schema(columns)
-    arrays = [convert_column(raw.column(c.name), c) for c in columns]
+    arrays = [convert_column(raw.column(c.name), c, c.name in required) for c in columns]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

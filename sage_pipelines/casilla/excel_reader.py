@@ -4,7 +4,9 @@ openpyxl's read-only mode yields one row at a time, so memory stays bounded by a
 arrive typed (int, float, datetime, bool, str); each is rendered as the exact text it stands for
 (a float for a decimal through `repr`, so 0.1 stays 0.1; an integral float for an entero as the
 integer) and the batch then goes through the same vectorized conversion as CSV, so both formats
-obey one set of rules. The line in an error is the Excel row number.
+obey one set of rules. The line in an error is the Excel row number. Excel number cells are
+doubles: a number past 2^53 in an entero or decimal column may already be rounded and is
+refused (such values belong in text cells, which are read exactly).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pyarrow as pa
 
 from sage_pipelines.casilla.convert import BadValue, convert_batch
 from sage_pipelines.casilla.header import map_header
-from sage_pipelines.errors import DataError
+from sage_pipelines.errors import DataError, SageError
 from sage_pipelines.types import Column, Kind, arrow_schema
 
 if TYPE_CHECKING:
@@ -49,6 +51,11 @@ def cell_text(value: Any, kind: Kind) -> str | None:
     return str(value)
 
 
+def _beyond_exact_doubles(value: Any) -> bool:
+    """A number cell past 2^53: Excel (and openpyxl's writer) may have rounded it already."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 2 ** 53
+
+
 def _is_blank(row: tuple) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
 
@@ -61,15 +68,12 @@ def read_excel(member: "UploadMember", columns: tuple[Column, ...], batch_rows: 
 
 def _open_sheet(member: "UploadMember", spool: BinaryIO) -> tuple[Any, Any]:
     """The workbook (close it) and the catalog's sheet: by name, by 0-based index, else the first."""
-    import zipfile
-
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = openpyxl.load_workbook(spool, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise DataError(member.display, None, None, "", f"not a readable Excel workbook ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a damaged workbook
+        raise _unreadable(member, exc) from None
     sheet = member.catalog.file_format.sheet
     try:
         if sheet is None:
@@ -96,7 +100,7 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
             # Read-only mode trusts the sheet's stored dimensions, which some writers get wrong
             # (rows past them would be dropped silently); read every row that is there instead.
             sheet.reset_dimensions()
-            rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+            rows = enumerate(_sheet_rows(member, sheet), start=1)
             positions = _positions(member, fields, rows)
             wanted = [(c.name, positions[c.name], kinds[c.name]) for c in columns]
             width = len(fields)
@@ -110,7 +114,12 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
                     raise DataError(member.display, line, None, row, f"expected {width} columns, found "
                                     f"{width + len(extra)} non-empty cells")
                 for name, pos, kind in wanted:
-                    buffer[name].append(cell_text(row[pos], kind) if pos < len(row) else None)
+                    value = row[pos] if pos < len(row) else None
+                    if kind in (Kind.INTEGER, Kind.DECIMAL) and _beyond_exact_doubles(value):
+                        raise DataError(member.display, line, name, value,
+                                        "Excel number cells are doubles, exact only up to 2^53: "
+                                        "store a number this large as text")
+                    buffer[name].append(cell_text(value, kind))
                 lines.append(line)
                 if len(lines) >= batch_rows:
                     yield _convert(member, buffer, lines, columns, schema)
@@ -120,6 +129,26 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
                 yield _convert(member, buffer, lines, columns, schema)
         finally:
             book.close()
+
+
+def _unreadable(member: "UploadMember", exc: BaseException) -> DataError:
+    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return DataError(member.display, None, None, None, f"not a readable Excel workbook ({reason})")
+
+
+def _sheet_rows(member: "UploadMember", sheet: Any) -> Iterator[tuple]:
+    """The sheet's rows as values; a damaged sheet (bad XML, a broken package) is a DataError."""
+    rows = sheet.iter_rows(values_only=True)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except SageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - openpyxl and its XML parser raise many kinds
+            raise _unreadable(member, exc) from None
+        yield row
 
 
 def _positions(member: "UploadMember", fields: list[str], rows: Iterator[tuple[int, tuple]]) -> dict[str, int]:
@@ -133,7 +162,7 @@ def _positions(member: "UploadMember", fields: list[str], rows: Iterator[tuple[i
         while header and header[-1] is None:
             header.pop()
         return {name: i for i, name in enumerate(map_header(member.display, member.catalog, header, line))}
-    raise DataError(member.display, 1, None, "", "the sheet is empty but the catalog declares a header row")
+    raise DataError(member.display, 1, None, None, "the sheet is empty but the catalog declares a header row")
 
 
 def _convert(member: "UploadMember", buffer: dict[str, list], lines: list[int], columns: tuple[Column, ...],
@@ -141,6 +170,6 @@ def _convert(member: "UploadMember", buffer: dict[str, list], lines: list[int], 
     raw = pa.RecordBatch.from_arrays([pa.array(buffer[c.name], pa.string()) for c in columns],
                                      names=[c.name for c in columns])
     try:
-        return convert_batch(raw, columns, schema)
+        return convert_batch(raw, columns, schema, frozenset(f.name for f in member.catalog.fields if f.required))
     except BadValue as bad:
         raise DataError(member.display, lines[bad.row], bad.column, bad.value, bad.reason) from None

@@ -55,11 +55,15 @@ def _member_for_path(path: Path) -> UploadMember:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         import openpyxl
 
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
-            header = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
-        finally:
-            book.close()
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            try:
+                header = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+            finally:
+                book.close()
+        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a damaged workbook
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ConfigError(f"{path}: not a readable Excel workbook ({reason})") from None
         names = [str(h).strip() for h in header if h is not None]
         fmt = FileFormat(type="EXCEL", header=True)
     else:

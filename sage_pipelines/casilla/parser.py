@@ -14,33 +14,15 @@ import reprlib
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from sage_pipelines.casilla.model import Catalog, Field, FileFormat, Package, Rule, SageYaml
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.name_rules import RESERVED_PREFIX, name_problem
+from sage_pipelines.safe_yaml import YamlProblem, load_yaml
 from sage_pipelines.types import SAGE_TYPES
 
 FILE_TYPES = ("CSV", "EXCEL")
 PACKAGE_TYPES = ("ZIP",)
 SEVERITIES = ("error", "warning", "info")
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate mapping keys (PyYAML silently keeps the last)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in result:
-            raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-        result[key] = loader.construct_object(value_node, deep=deep)
-    return result
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 class _Ctx:
@@ -127,6 +109,12 @@ def _field(ctx: _Ctx, value: Any, where: str) -> Field:
     name = ctx.text(raw["name"], f"{where}.name", numbers_ok=True).strip()
     if not name:
         raise ctx.fail(f"{where}.name", "a field needs a non-empty name")
+    problem = name_problem(name)
+    if problem:
+        raise ctx.fail(f"{where}.name", f"{problem}: {name!r}")
+    if name.casefold().startswith(RESERVED_PREFIX):
+        raise ctx.fail(f"{where}.name", f"names starting with {RESERVED_PREFIX!r} are reserved for the columns "
+                                        f"SAGE adds to every table: {name!r}")
     type_word = ctx.text(raw["type"], f"{where}.type").strip().lower()
     if type_word not in SAGE_TYPES:
         raise ctx.fail(f"{where}.type", f"unknown type {raw['type']!r} (expected one of "
@@ -227,6 +215,9 @@ def _keyed(ctx: _Ctx, value: Any, where: str, build: Callable[[str, Any], Any]) 
     for key, item in value.items():
         if not isinstance(key, str) or not key.strip():
             raise ctx.fail(where, f"keys must be non-empty text, got {key!r}")
+        problem = name_problem(key)
+        if problem:
+            raise ctx.fail(where, f"{problem}: {key!r}")
         out[key] = build(key, item)
     return out
 
@@ -235,14 +226,10 @@ def parse_sage_yaml(text: str, source: str = "<yaml>") -> SageYaml:
     """Parse and validate SAGE YAML text; `source` names the file in error messages."""
     ctx = _Ctx(source)
     try:
-        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}: {where}not valid YAML: {problem}") from None
+        doc = load_yaml(text)
+    except YamlProblem as exc:
+        where = f"line {exc.line}: " if exc.line is not None else ""
+        raise ConfigError(f"{source}: {where}{exc.message}") from None
     top = ctx.mapping(doc, "", ("sage_yaml", "catalogs", "packages"), ("sage_yaml", "catalogs"))
     meta = ctx.mapping(top["sage_yaml"], "sage_yaml", ("name", "description", "version", "author", "comments"),
                        ("name",))

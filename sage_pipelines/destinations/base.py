@@ -8,6 +8,7 @@ applies one strategy atomically. What a destination can do is declared as `Capab
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterator, Mapping, Protocol, runtime_checkable
@@ -94,17 +95,101 @@ class WriteResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class WriterScope(str, Enum):
+    """How many writers a destination takes at once, which the run queue enforces per value.
+
+    `file`: one writing process per database file (DuckDB); `table`: one writer per table, for a
+    format without conflict detection between writers (Hudi); `none`: the destination serialises
+    or detects conflicting writers itself (database locks, Iceberg / Delta optimistic commits).
+    """
+
+    FILE = "file"
+    TABLE = "table"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class IdentifierRules:
+    """What a destination accepts as a name (of a table, schema or column), as data.
+
+    Checked twice with the same words: when a materialization is applied (the validator) and
+    again right before a write. Every rule here is on top of `name_rules.name_problem`, which
+    no name anywhere may break.
+    """
+
+    max_length: int = 255
+    length_in_bytes: bool = False  # PostgreSQL counts its 63 in UTF-8 bytes, MySQL in characters
+    case_insensitive: bool = False  # `Id` and `id` are one column (MySQL, DuckDB, SQL Server)
+    no_trailing_space: bool = False
+    refused_characters: frozenset[str] = frozenset({"\x00"})
+    max_code_point: int | None = None  # MySQL / MariaDB: nothing beyond the BMP (no emoji)
+    refused_prefixes: tuple[str, ...] = ()  # SQL Server: `#name` is a temporary table
+    reserved: frozenset[str] = frozenset()  # whole names refused (a folder cannot be `.` or `..`)
+    pattern: str | None = None  # a regular expression every name must match whole
+    pattern_rule: str = ""  # the pattern in words, for messages
+    noun: str = ""  # what such a name becomes, when not a plain name (Delta / Hudi tables: a folder)
+
+    def length(self, name: str) -> int:
+        return len(name.encode("utf-8")) if self.length_in_bytes else len(name)
+
+    def problem(self, name: str) -> str | None:
+        """Why `name` breaks these rules (one phrase), or None."""
+        if not isinstance(name, str) or not name:
+            return "an empty name is not allowed"
+        refused = sorted(self.refused_characters.intersection(name))
+        if refused:
+            shown = " ".join("NUL" if c == "\x00" else c for c in refused)
+            return f"a name here cannot hold {shown}"
+        if self.max_code_point is not None:
+            wide = next((c for c in name if ord(c) > self.max_code_point), None)
+            if wide is not None:
+                return f"a name here cannot hold {wide!r} (U+{ord(wide):04X}; at most U+{self.max_code_point:04X})"
+        if self.no_trailing_space and name != name.rstrip(" "):
+            return "a name here cannot end with a space"
+        if name in self.reserved:
+            return f"{name!r} is not allowed as a name here"
+        prefix = next((p for p in self.refused_prefixes if name.startswith(p)), None)
+        if prefix is not None:
+            return f"a name here cannot start with {prefix!r}"
+        if self.pattern is not None and not re.fullmatch(self.pattern, name):
+            return self.pattern_rule or f"a name here must match {self.pattern}"
+        length = self.length(name)
+        if length > self.max_length:
+            unit = "bytes" if self.length_in_bytes else "characters"
+            return f"{length} {unit} long, more than the {self.max_length} allowed here"
+        return None
+
+
 @dataclass(frozen=True)
 class Capabilities:
-    """What a destination supports, as data."""
+    """What a destination supports, as data: shared code and the validator ask instead of
+    branching on destination names.
+
+    `partition_transforms` empty: the kind does not partition (a database), and a table's
+    `partitioning:` is for its lake destinations only. `time_partition_max_columns`: how many
+    columns one day / month / year transform may take (Hudi: one). `transactional_ddl`: CREATE /
+    ALTER happen inside the write's transaction (else they commit on their own and a failed write
+    undoes them). `writer_scope`: see `WriterScope`.
+    """
 
     strategies: frozenset[Strategy] = frozenset(Strategy)
     bulk_load: str = ""  # e.g. "COPY", "LOAD DATA LOCAL INFILE", "bulk copy", "Arrow scan"
-    max_identifier_length: int = 63
+    table_names: IdentifierRules = IdentifierRules()  # tables and schemas / namespaces
+    column_names: IdentifierRules = IdentifierRules()
     supports_schemas: bool = True
-    supports_partitioning: bool = False
-    transactional: bool = True
+    transactional: bool = True  # a write is all or nothing
+    transactional_ddl: bool = True
     partition_transforms: frozenset[str] = frozenset()
+    time_partition_max_columns: int | None = None
+    writer_scope: WriterScope = WriterScope.NONE
+
+    @property
+    def max_identifier_length(self) -> int:
+        return self.table_names.max_length
+
+    @property
+    def supports_partitioning(self) -> bool:
+        return bool(self.partition_transforms)
 
 
 def _no_secret() -> None:
@@ -137,6 +222,29 @@ class LakeSettings:
     catalog_uri: str | None = None  # Iceberg SQL / REST catalog; default: SQLite beside the lake
     options: Mapping[str, str] = field(default_factory=dict)
     credentials: Callable[[], Mapping[str, str]] = field(default=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DestinationKind:
+    """One kind of destination as the registry lists it: everything known about it without
+    importing its driver. `destination` (and, for databases, `client`) name modules loaded only
+    when the kind is used (`registry.destination_class`, `registry.probe`).
+
+    `settings` is the kind's typed settings model: its fields and docstring say which options
+    the kind takes. `family` is `database` (reached through a connection) or `lake` (a table
+    format of a lake).
+    """
+
+    name: str
+    family: str  # database | lake
+    capabilities: Capabilities
+    settings: type
+    destination: str  # "module:Class" of the Destination
+    client: str | None = None  # "module:CLIENT", its `probe(settings, timeout)` (databases)
+
+    @property
+    def is_lake(self) -> bool:
+        return self.family == "lake"
 
 
 @runtime_checkable

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-import yaml
-
 from sage_pipelines.destinations.base import Partitioning, SchemaChange, Strategy
 from sage_pipelines.destinations.registry import LAKE_FORMATS
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.model import (AUTO_SERVER, DEFAULT_LAKE_FORMAT, STRATEGY_WORDS, DestinationSpec,
                                                   MaterializationSpec, TableConfig, TableTarget)
 from sage_pipelines.materialization.names import check_name
+from sage_pipelines.name_rules import name_problem
+from sage_pipelines.safe_yaml import YamlProblem, load_yaml
 from sage_pipelines.types import ColumnType, parse_type
 
 TOP_KEYS = ("materialization",)
@@ -80,11 +80,10 @@ def _kind(value: Any) -> str:
 def load_spec(yaml_text: str, source: str = "<materialization>") -> MaterializationSpec:
     """Parse and normalize a materialization YAML (no store access)."""
     try:
-        doc = yaml.safe_load(yaml_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}, line {mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        doc = load_yaml(yaml_text)
+    except YamlProblem as exc:
+        where = f"{source}, line {exc.line}" if exc.line is not None else source
+        raise ConfigError(f"{where}: {exc.message}") from None
     return spec_from_document(doc, source)
 
 
@@ -176,8 +175,11 @@ def _table(r: _Reader, catalog: str, raw: Any, p: str, aliases: tuple[str, ...])
     delete_by = opt("delete_by", _Reader.names, ())
     if strategy is Strategy.UPSERT and not primary_key:
         raise r.fail(f"{p}.primary_key", "strategy upsert needs a primary_key")
-    if strategy is Strategy.DELETE_INSERT and not (delete_by or primary_key):
-        raise r.fail(f"{p}.delete_by", "strategy delete_insert needs delete_by or a primary_key")
+    if strategy is Strategy.DELETE_INSERT and not delete_by:
+        key = f"[{', '.join(primary_key)}]" if primary_key else "[<primary key>]"
+        raise r.fail(f"{p}.delete_by", "strategy delete_insert needs delete_by, the columns whose values in an "
+                                       f"upload pick the rows it replaces (to delete by the primary key, as "
+                                       f"before: delete_by: {key})")
     if delete_by and strategy is not Strategy.DELETE_INSERT:
         raise r.fail(f"{p}.delete_by", f"only strategy delete_insert uses delete_by, not {strategy.value}")
     destinations = opt("destinations", _Reader.names, aliases)
@@ -187,7 +189,7 @@ def _table(r: _Reader, catalog: str, raw: Any, p: str, aliases: tuple[str, ...])
                          f"unknown destination {alias!r} (declared: {', '.join(aliases)})")
     return TableConfig(
         catalog=catalog,
-        target=opt("table", _target, TableTarget(catalog)),
+        target=opt("table", _target, None) or _default_target(r, catalog, p),
         strategy=strategy,
         destinations=destinations,
         primary_key=primary_key,
@@ -203,7 +205,19 @@ def _target(r: _Reader, value: Any, path: str) -> TableTarget:
     parts = text.split(".")
     if len(parts) > 2 or not all(_TABLE_PART_RE.fullmatch(x) for x in parts):
         raise r.fail(path, f"bad table {text!r} (expected `name` or `schema.name`, without / or \\)")
+    for part in parts:
+        problem = name_problem(part)
+        if problem:
+            raise r.fail(path, f"bad table {text!r}: {problem}")
     return TableTarget.parse(text)
+
+
+def _default_target(r: _Reader, catalog: str, path: str) -> TableTarget:
+    """Without `table:` the catalog key names the table, so it must be a valid table name."""
+    if not _TABLE_PART_RE.fullmatch(catalog) or name_problem(catalog):
+        raise r.fail(f"{path}.table", f"catalog key {catalog!r} cannot name a table as it is (a table name has "
+                                      "no . / \\ and no surrounding spaces): give `table:`")
+    return TableTarget(catalog)
 
 
 def _schema_change(r: _Reader, value: Any, path: str) -> SchemaChange:

@@ -14,6 +14,7 @@ import reprlib
 from sage_pipelines.errors import ConfigError
 
 NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+LABEL_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")  # secrets, connections, lakes: also a URL path segment
 UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -21,6 +22,13 @@ def check_name(value: object, where: str) -> str:
     """A casilla / materialization / destination name: 1-64 letters, digits or underscores."""
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise ConfigError(f"{where}: invalid name {reprlib.repr(value)} (use 1-64 letters, digits or underscores)")
+    return value
+
+
+def check_label(value: object, what: str) -> str:
+    """A secret / connection / lake name: a letter, digit or `_`, then letters, digits, `_`, `.`, `-` (max 200)."""
+    if not isinstance(value, str) or not LABEL_RE.fullmatch(value):
+        raise ConfigError(f"{what} name {reprlib.repr(value)}: use letters, digits, '_', '-' or '.'", field="name")
     return value
 
 

@@ -101,13 +101,17 @@ def spec_from_row(row: Materialization) -> MaterializationSpec:
 
 def table_config(t: MaterializationTable) -> TableConfig:
     part = t.particionamiento
+    strategy = Strategy(t.estrategia)
+    delete_by = tuple(t.delete_by)
+    if strategy is Strategy.DELETE_INSERT and not delete_by:
+        delete_by = tuple(t.primary_key)  # applied before delete_by was required: it deleted by the key
     return TableConfig(
         catalog=t.catalogo,
         target=TableTarget.parse(t.tabla),
-        strategy=Strategy(t.estrategia),
+        strategy=strategy,
         destinations=tuple(t.destinos),
         primary_key=tuple(t.primary_key),
-        delete_by=tuple(t.delete_by),
+        delete_by=delete_by,
         partitioning=None if not part else Partitioning(tuple(part["columns"]), part["transform"]),
         schema_change=SchemaChange(t.schema_change),
         columns={name: parse_type(c["type"], f"{t.catalogo}.columns.{name}") for name, c in t.columnas.items()},

@@ -1,8 +1,10 @@
 """Checking a `MaterializationSpec` against its casilla and the store before it is stored.
 
 Catalogs and columns must exist in the casilla's SAGE YAML, destinations must name registered
-connections and lakes, no two tables may land on the same physical table, and no other
-materialization may already own the same asset (casilla + destination alias + catalog).
+connections and lakes, each destination must be able to do what the table asks (its kind's
+capabilities in the destinations registry: strategy, partition transform, table, schema and
+column names), no two tables may land on the same physical table, and no other materialization
+may already own the same asset (casilla + destination alias + catalog).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.model import Catalog, SageYaml
+from sage_pipelines.destinations.base import Capabilities
+from sage_pipelines.destinations.registry import capabilities
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.casillas import load_casilla
 from sage_pipelines.materialization.model import (AUTO_SERVER, LOCAL_SERVER, MaterializationSpec, TableConfig,
@@ -44,6 +48,9 @@ def validate_spec(session: Session, spec: MaterializationSpec, source: str,
             raise ConfigError(f"{tp}: unknown catalog {key!r} in casilla {spec.casilla!r} "
                               f"(catalogs: {', '.join(sage.catalogs)})")
         _check_columns(table, catalog, tp)
+        for alias in table.destinations:
+            _, default_schema, kind = schemas[alias]
+            _check_capabilities(spec, table, catalog, tp, alias, kind, default_schema)
     _check_unique_targets(spec, schemas, f"{p}.tables")
     _check_asset_clash(session, spec, f"{p}.tables")
     return sage
@@ -58,7 +65,7 @@ def _check_server(session: Session, server: str, path: str) -> None:
 
 
 def _check_destinations(session: Session, spec: MaterializationSpec, path: str) -> dict[str, tuple]:
-    """Each alias's physical place and default schema: {alias: (place, default schema)}."""
+    """Each alias's physical place, default schema and kind: {alias: (place, default schema, kind)}."""
     out: dict[str, tuple] = {}
     for alias, d in spec.destinations.items():
         if d.connection is not None:
@@ -66,13 +73,13 @@ def _check_destinations(session: Session, spec: MaterializationSpec, path: str) 
             if conn is None:
                 raise ConfigError(f"{path}.{alias}.connection: unknown connection {d.connection!r} "
                                   f"(registered: {_names(session, DatabaseConnection)})")
-            out[alias] = (("connection", conn.id), conn.esquema)
+            out[alias] = (("connection", conn.id), conn.esquema, conn.secret.tipo)
         else:
             lake = session.scalar(select(Lake).where(Lake.nombre == d.lake))
             if lake is None:
                 raise ConfigError(f"{path}.{alias}.lake: unknown lake {d.lake!r} "
                                   f"(registered: {_names(session, Lake)})")
-            out[alias] = (("lake", lake.id), None)
+            out[alias] = (("lake", lake.id), None, d.format)
     return out
 
 
@@ -103,12 +110,52 @@ def _check_columns(table: TableConfig, catalog: Catalog, path: str) -> None:
                                   f"date or timestamp column, but {name!r} is {kind.value}")
 
 
+def _check_capabilities(spec: MaterializationSpec, table: TableConfig, catalog: Catalog, path: str, alias: str,
+                        kind: str, default_schema: str | None) -> None:
+    """Refuse now, naming the key path, what destination `alias` could only refuse in the middle
+    of a run: a strategy or partition transform its kind lacks, a table, schema or column name it
+    cannot hold (too long, a refused character; Delta and Hudi tables are folders, Hudi columns
+    Avro fields). A database kind does not partition: `partitioning` is for the lake destinations."""
+    caps: Capabilities = capabilities(kind)
+    where = f"(destination {alias!r})"
+    if table.strategy not in caps.strategies:
+        raise ConfigError(f"{path}.strategy: {kind} cannot {table.strategy.value} {where}; it takes "
+                          f"{', '.join(sorted(s.value for s in caps.strategies))}")
+    if table.partitioning is not None and caps.partition_transforms:
+        transform = table.partitioning.transform
+        name = transform.split("[")[0]
+        if name not in caps.partition_transforms:
+            raise ConfigError(f"{path}.partitioning.transform: {kind} cannot partition by {transform} {where}; "
+                              f"it takes {', '.join(sorted(caps.partition_transforms))}")
+        most = caps.time_partition_max_columns
+        if name in _TIME_TRANSFORMS and most is not None and len(table.partitioning.columns) > most:
+            raise ConfigError(f"{path}.partitioning.columns: {kind} takes at most {most} column(s) for a {name} "
+                              f"transform {where}, not {len(table.partitioning.columns)}")
+    schema = target_schema(table.target, spec.destinations[alias].is_lake, default_schema, spec.casilla)
+    for role, name in (("schema", schema), ("table", table.target.name)):
+        problem = None if name is None else caps.table_names.problem(name)
+        if problem:
+            raise ConfigError(f"{path}.table: {name!r} cannot be a {kind} {caps.table_names.noun or role} "
+                              f"{where}: {problem}")
+    seen: dict[str, str] = {}
+    for column in catalog.columns(table.columns):
+        problem = caps.column_names.problem(column.name)
+        if problem:
+            raise ConfigError(f"{path} {where}: column {column.name!r} cannot be a {kind} "
+                              f"{caps.column_names.noun or 'column'}: {problem}")
+        folded = column.name.lower() if caps.column_names.case_insensitive else column.name
+        if folded in seen:
+            raise ConfigError(f"{path} {where}: columns {seen[folded]!r} and {column.name!r} are one name "
+                              f"in {kind}, which compares names without case")
+        seen[folded] = column.name
+
+
 def _check_unique_targets(spec: MaterializationSpec, places: dict[str, tuple], path: str) -> None:
     """Two tables (or two aliases of one place) must not write the same physical table."""
     seen: dict[tuple, str] = {}
     for key, table in spec.tables.items():
         for alias in table.destinations:
-            place, default_schema = places[alias]
+            place, default_schema, _ = places[alias]
             schema = target_schema(table.target, spec.destinations[alias].is_lake, default_schema, spec.casilla)
             where = (place, (schema or "").casefold(), table.target.name.casefold())
             other = seen.setdefault(where, f"{key} -> {alias}")

@@ -14,7 +14,7 @@ from dagster import Definitions, JobDefinition
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
 from sage_pipelines.orchestration.assets import build_assets, casillas_of
 from sage_pipelines.orchestration.executions import build_executions_sensor
-from sage_pipelines.orchestration.jobs import casilla_job, duckdb_tags
+from sage_pipelines.orchestration.jobs import casilla_job, writer_tags
 from sage_pipelines.orchestration.routing import remote_servers, server_job
 from sage_pipelines.orchestration.schedules import build_schedule
 from sage_pipelines.orchestration.sensors import build_landing_sensor
@@ -36,9 +36,11 @@ def build_definitions(home: SageHome | None = None) -> Definitions:
     plans = _plans(home)
     assets, resources = build_assets(plans, home)
     by_casilla = casillas_of(plans)
-    jobs = {casilla: casilla_job(casilla, duckdb_tags(plans, casilla)) for casilla in by_casilla}
+    tags = {casilla: writer_tags(plans, casilla) for casilla in by_casilla}
+    jobs = {casilla: casilla_job(casilla, tags[casilla]) for casilla in by_casilla}
     servers = remote_servers(home)
-    remote = {(casilla, server): server_job(casilla, server) for casilla in sorted(by_casilla) for server in servers}
+    remote = {(casilla, server): server_job(casilla, server, tags[casilla])
+              for casilla in sorted(by_casilla) for server in servers}
     all_jobs = list(jobs.values()) + list(remote.values())  # one per remote server too
     schedules = [build_schedule(plan, jobs[plan.casilla], home) for plan in plans if plan.schedule]
     schedules += [build_schedule(plan, remote[(plan.casilla, server)], home, server)

@@ -1,4 +1,4 @@
-"""IO managers, one per destination kind, all delegating to `destinations/`.
+"""The IO manager of every destination kind, delegating to `destinations/`.
 
 An asset returns a lazy Arrow `RecordBatchReader` of its upload file; the IO manager writes it
 with the table's strategy (read from the asset's definition metadata), records a
@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, Optional
 
 import pyarrow as pa
 from dagster import (
@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.destinations.base import Destination, TableSpec, WriteResult
+from sage_pipelines.destinations.registry import DESTINATION_KINDS
 from sage_pipelines.destinations.spec_json import spec_from_json
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.servers.instance import SERVER_TAG
@@ -36,6 +37,7 @@ from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.history import record_history
 from sage_pipelines.store.models import MaterializationServer, utcnow
+from sage_pipelines.store.states import HistoryStatus
 
 SPEC_KEY = "sage/table_spec"
 SERVER_REASON_TAG = "sage/server_reason"
@@ -53,7 +55,6 @@ def _ids(meta: Any) -> dict[str, Any]:
 class SageIOManager(ConfigurableIOManager):
     """Writes an upload's Arrow batches to one destination with the table's strategy."""
 
-    kind: ClassVar[str] = ""
     sage_home: str
     connection: Optional[str] = None
     lake: Optional[str] = None
@@ -117,7 +118,7 @@ class SageIOManager(ConfigurableIOManager):
                 materialization_id=ids["materialization_id"], tabla_id=ids["table_id"],
                 destino_id=ids["destination_id"], casilla=ids["casilla"] or "",
                 tabla=spec.qualified_name, destino=ids["destination"] or "", upload_id=upload_id,
-                estado="exito" if error is None else "fallido", estrategia=spec.strategy.value,
+                estado=HistoryStatus.SUCCEEDED if error is None else HistoryStatus.FAILED, estrategia=spec.strategy.value,
                 servidor_id=_server_id(session, server), servidor=server, razon_servidor=tags.get(SERVER_REASON_TAG),
                 filas=result.rows if result else 0, insertadas=result.inserted if result else 0,
                 actualizadas=result.updated if result else 0, eliminadas=result.deleted if result else 0,
@@ -142,49 +143,5 @@ def _server_id(session: Session, name: str) -> int | None:
     return session.scalar(select(MaterializationServer.id).where(MaterializationServer.nombre == name))
 
 
-class DuckDBIOManager(SageIOManager):
-    """Tables in a DuckDB database file (the embedded `warehouse`)."""
-
-    kind: ClassVar[str] = "duckdb"
-
-
-class PostgresIOManager(SageIOManager):
-    """PostgreSQL tables, loaded with COPY."""
-
-    kind: ClassVar[str] = "postgresql"
-
-
-class MySQLIOManager(SageIOManager):
-    """MySQL / MariaDB tables, loaded with LOAD DATA LOCAL INFILE."""
-
-    kind: ClassVar[str] = "mysql"
-
-
-class SQLServerIOManager(SageIOManager):
-    """SQL Server tables, loaded with bulk copy."""
-
-    kind: ClassVar[str] = "sqlserver"
-
-
-class IcebergIOManager(SageIOManager):
-    """Apache Iceberg tables in a lake's catalog."""
-
-    kind: ClassVar[str] = "iceberg"
-
-
-class DeltaIOManager(SageIOManager):
-    """Delta Lake tables under a lake's warehouse."""
-
-    kind: ClassVar[str] = "delta"
-
-
-class HudiIOManager(SageIOManager):
-    """Apache Hudi copy-on-write tables under a lake's warehouse."""
-
-    kind: ClassVar[str] = "hudi"
-
-
-IO_MANAGERS: dict[str, type[SageIOManager]] = {
-    cls.kind: cls for cls in (DuckDBIOManager, PostgresIOManager, MySQLIOManager, SQLServerIOManager,
-                              IcebergIOManager, DeltaIOManager, HudiIOManager)
-}
+# Every kind of the registry shares the one IO manager class (it opens the destination by name).
+IO_MANAGERS: dict[str, type[SageIOManager]] = dict.fromkeys(DESTINATION_KINDS, SageIOManager)

@@ -8,18 +8,32 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from sage_pipelines.destinations.base import WriterScope
+from sage_pipelines.destinations.registry import capabilities
 from sage_pipelines.orchestration.naming import dagster_name, job_name
+from sage_pipelines.servers.instance import WRITER_TAGS
 
 
-DUCKDB_TAG = "sage/duckdb"
-
-
-def duckdb_tags(plans: list, casilla: str) -> dict[str, str]:
-    """DuckDB allows one writing process per file: runs that write a DuckDB connection carry its
-    name in `sage/duckdb`, and the run queue (dagster.yaml) runs one of them per value at a time."""
-    names = sorted({t.destination.connection for p in plans if p.casilla == casilla for t in p.tables
-                    if t.destination.kind == "duckdb" and t.destination.connection})
-    return {DUCKDB_TAG: ",".join(names)} if names else {}
+def writer_tags(plans: list, casilla: str) -> dict[str, str]:
+    """What the casilla's runs write that takes one writer at a time, by the kind's writer scope
+    (its capabilities in the destinations registry): `sage/file_writer` names the connections of
+    per-file writers (DuckDB), `sage/table_writer` the tables of per-table writers (Hudi), as
+    `<lake or connection>/<schema>.<table>`. The run queue (dagster.yaml) runs one run per value
+    at a time. A run writing several carries them joined, so it waits for runs with that same
+    set; runs of one casilla always carry the same set."""
+    found: dict[WriterScope, set[str]] = {}
+    for plan in plans:
+        if plan.casilla != casilla:
+            continue
+        for table in plan.tables:
+            dest = table.destination
+            scope = capabilities(dest.kind).writer_scope
+            place = dest.connection or dest.lake or dest.alias
+            if scope is WriterScope.FILE:
+                found.setdefault(scope, set()).add(place)
+            elif scope is WriterScope.TABLE:
+                found.setdefault(scope, set()).add(f"{place}/{table.spec.qualified_name}")
+    return {WRITER_TAGS[scope]: ",".join(sorted(names)) for scope, names in sorted(found.items())}
 
 
 def casilla_job(casilla: str, tags: dict[str, str] | None = None):

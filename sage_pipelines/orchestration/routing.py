@@ -37,15 +37,16 @@ MAX_REASON = 900
 
 # --------------------------------------------------------------------------- jobs
 
-def server_job(casilla: str, server: str):
-    """The casilla's assets on remote server `server` (dagster-celery on the server's queue)."""
+def server_job(casilla: str, server: str, tags: dict[str, str] | None = None):
+    """The casilla's assets on remote server `server` (dagster-celery on the server's queue);
+    `tags`: the casilla's writer tags (`jobs.writer_tags`), so remote runs queue like local ones."""
     lost_after = float(os.environ.get(LOST_AFTER_ENV, LOST_AFTER_SECONDS))
     return define_asset_job(
         name=job_name(casilla, server),
         selection=AssetSelection.groups(dagster_name(casilla)),
         executor_def=server_executor.configured({"server": server, "lost_after_seconds": lost_after},
                                                 name=f"sage_server_{dagster_name(server)}"),
-        tags={SERVER_TAG: server},
+        tags={**(tags or {}), SERVER_TAG: server},
         description=f"Materialize uploads of casilla {casilla} on remote server {server} (Celery queue {server!r})",
     )
 

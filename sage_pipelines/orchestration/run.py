@@ -5,22 +5,30 @@ upload a partition, selects the assets asked for, executes the casilla's job wit
 `execute_job` on a reconstructable job (so the same path works for remote executors), and
 returns what each asset wrote or why the run failed. With `server="auto"` the balancer
 (`routing.route_upload`) first splits the steps into one run per chosen server.
+
+A failure comes back as one line per failed step, `<asset>: <the user's error>` (file names as
+`<upload id>/<file>`, no exception class of ours), the way the CLI prints it. Dagster's own
+log lines (with stack traces) go to the console only at the `log_level` asked for: the default,
+CRITICAL, keeps them in the run's event log, which the Dagster UI shows.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstructable_job, execute_job
 
 from sage_pipelines.errors import ConfigError, NotFoundError, SageError
+from sage_pipelines.materialization.casillas import get_casilla
 from sage_pipelines.materialization.model import AUTO_SERVER
 from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
 from sage_pipelines.orchestration.naming import asset_key, job_name, partitions_name
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
+from sage_pipelines.servers.executor import error_line
 from sage_pipelines.servers.instance import SERVER_TAG, ensure_dagster_home
 from sage_pipelines.services.uploads import latest_upload
 from sage_pipelines.settings import SageHome
@@ -78,24 +86,28 @@ def select_assets(plans: list[MaterializationPlan], casilla: str, tables: list[s
     return keys
 
 
-def root_cause(error: Any) -> str:
-    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError)."""
+def root_cause(error: Any, landing: Path | None = None) -> str:
+    """The innermost message of a Dagster SerializableErrorInfo chain (the user's SageError)
+    without the class path of our exceptions, and file names relative to `landing` (a casilla's
+    landing folder: `<upload id>/ventas.csv`)."""
     while error is not None and getattr(error, "cause", None) is not None:
         error = error.cause
     if error is None:
         return "unknown error"
-    return (error.message or "").strip().splitlines()[-1] if error.message else error.cls_name or "error"
+    line = error_line(error)
+    return line.replace(f"{landing}{os.sep}", "") if landing is not None else line
 
 
 def materialize_upload(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
                        destinations: list[str] | None = None, home: SageHome | None = None,
                        run_config: dict | None = None, tags: dict[str, str] | None = None,
-                       server: str = AUTO_SERVER, log_level: str = "WARNING",
+                       server: str = AUTO_SERVER, log_level: str = "CRITICAL",
                        asset_keys: list[AssetKey] | None = None) -> RunOutcome:
     """`server="auto"`: the balancer groups the steps into one run per server (routing.py)."""
     home = home or SageHome.from_env()
     ensure_dagster_home(home)
     with session_scope(home) as session:
+        get_casilla(session, casilla)  # a misspelt casilla is named as such, not as one without a materialization
         plans = load_plans(session)
     if server == AUTO_SERVER:
         return _materialize_routed(plans, casilla, upload_id, tables, destinations, home, run_config, tags,
@@ -151,9 +163,10 @@ def upload_run_tags(casilla: str, upload_id: str, server: str) -> dict[str, str]
 def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey], home: SageHome,
              run_config: dict | None, tags: dict[str, str] | None, log_level: str) -> RunOutcome:
     """One Dagster run of `server`'s job for the selected assets of one upload."""
-    if not home.upload_dir(casilla, upload_id).is_dir():
+    upload_dir = home.upload_dir(casilla, upload_id)
+    if not upload_dir.is_dir():
         raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
-
+    assets = {"__".join(key.path): "/".join(key.path) for key in selection}  # step key -> asset, as Dagster names them
     instance = DagsterInstance.get()
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
@@ -172,11 +185,12 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                     outcome.assets.append(AssetOutcome(list(mat.asset_key.path),
                                                        {k: v.value for k, v in mat.metadata.items()}))
                 elif event.event_type == DagsterEventType.STEP_FAILURE:
-                    outcome.errors.append(f"{event.step_key}: {root_cause(event.event_specific_data.error)}")
+                    asset = assets.get(event.step_key, event.step_key)
+                    outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, home.landing / casilla)}")
                 elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
                     error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
                     if error is not None:
-                        outcome.errors.append(root_cause(error))
+                        outcome.errors.append(root_cause(error, home.landing / casilla))
             return outcome
     finally:
         instance.dispose()

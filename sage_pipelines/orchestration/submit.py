@@ -69,6 +69,15 @@ class RunState:
     finished: bool
 
 
+def ensure_instance(home: SageHome) -> None:
+    """The installation's Dagster instance, its storage created now: processes started later (the
+    daemon, the webserver, runs) find it ready instead of racing to create the same SQLite schema
+    (which fails with "more than one head")."""
+    ensure_dagster_home(home)
+    with DagsterInstance.get():
+        pass
+
+
 def dagster_url() -> str:
     return os.environ.get(DAGSTER_URL_ENV, DEFAULT_DAGSTER_URL).rstrip("/")
 
@@ -183,4 +192,4 @@ def run_state(run_id: str, home: SageHome | None = None) -> RunState:
         instance.dispose()
 
 
-__all__ = ["RunState", "SubmittedRun", "asset_url", "land_and_submit", "run_state", "run_url", "submit_upload"]
+__all__ = ["RunState", "SubmittedRun", "asset_url", "ensure_instance", "land_and_submit", "run_state", "run_url", "submit_upload"]

@@ -3,7 +3,13 @@
 Built from dagster-celery's own `make_app` (so the worker has dagster-celery's `execute_plan`
 task) with the server's broker, its queue as `task_default_queue`, and `task_track_started` so
 a step's STARTED state names the worker node that took it — which is how a dead worker is told
-apart from a step that is merely waiting for a slot.
+apart from a step that is merely waiting for a slot. Every message is signed and only signed
+messages are accepted (`signing`).
+
+The step task is registered on this app only (`shared=False`). dagster-celery's `create_task`
+makes a new function on each call, and Celery's default (`shared=True`) also adds every one of
+them to each app created later in the process; two functions under one name make Celery print
+a 9-line `DuplicateTaskNameWarning`.
 """
 
 from __future__ import annotations
@@ -11,6 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from dagster_celery.config import DEFAULT_CONFIG, dict_wrapper
+from dagster_celery.make_app import make_app
+from dagster_celery.tasks import create_task
+
+from sage_pipelines.servers import signing
+from sage_pipelines.services.broker_tls import celery_tls
 
 # Bounded broker waits: a broker that is down must fail a run in seconds, not hang it.
 BROKER_CONNECT_TIMEOUT = 4.0
@@ -24,6 +35,7 @@ def result_backend_for(broker: str) -> str:
 
 def app_args(server: str, broker: str) -> dict[str, Any]:
     """The keyword arguments of `celery.Celery` for server `server` (its queue is its name)."""
+    broker, tls = celery_tls(broker)
     config = dict(DEFAULT_CONFIG)
     config.update(
         task_default_queue=server,
@@ -34,18 +46,17 @@ def app_args(server: str, broker: str) -> dict[str, Any]:
         result_backend_transport_options=dict(BROKER_TRANSPORT_OPTIONS),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        **signing.celery_settings(),
+        **tls,
     )
     return {"broker": broker, "backend": result_backend_for(broker), "include": [],
             "config_source": dict_wrapper(config)}
 
 
 def server_app(server: str, broker: str):
-    """A Celery app for `server` with dagster-celery's step task registered."""
-    from dagster_celery.make_app import make_app
-    from dagster_celery.tasks import create_task
-
+    """A Celery app for `server` with dagster-celery's step task registered (on this app only)."""
     app = make_app(app_args(server, broker))
-    create_task(app)
+    create_task(app, shared=False)
     return app
 
 

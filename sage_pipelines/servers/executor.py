@@ -13,7 +13,11 @@ result never arrives). Each submitted step is wrapped in a `WatchedResult`: once
 STARTED (Celery records the worker node that took it), the node must keep answering pings and
 listing the task as active; after `lost_after_seconds` without that, the step fails with a
 message naming the server and the worker node. The execution loop itself is dagster-celery's
-(`core_celery_execution_loop` and its `_submit_task`), used as they are.
+(`core_celery_execution_loop`), used as it is. A step is sent by name (`send_task`) with the
+arguments dagster-celery's `_submit_task` sends; `_submit_task` itself registers a new task
+function on the app for every step, so the second step of a run made Celery print a 9-line
+`DuplicateTaskNameWarning` on stderr. Messages are signed (`signing`): a reply that is not
+signed by this installation fails the step at once.
 """
 
 from __future__ import annotations
@@ -23,10 +27,14 @@ from typing import Any
 
 from dagster import Executor, Field, executor, multiple_process_executor_requirements
 from dagster._core.execution.retries import RetryMode
+from dagster._grpc.types import ExecuteStepArgs
+from dagster._serdes import pack_value
+from dagster_celery.config import TASK_EXECUTE_PLAN_NAME
 
 from sage_pipelines.errors import SageError
 from sage_pipelines.security import redact
 from sage_pipelines.servers.celery_app import app_args as celery_app_args, check_broker
+from sage_pipelines.servers.signing import refusal_in
 from sage_pipelines.services.servers import broker_url, display_endpoint, get_server
 from sage_pipelines.store.db import session_scope
 
@@ -98,8 +106,13 @@ class WatchedResult:
             if self.result.ready():
                 return True
             self.lost_reason = self.watch.lost(self.result.id, self.result.state, self.result.info)
-        except Exception as exc:  # the result backend is unreachable
-            self.lost_reason = self.watch.lost(self.result.id, "STARTED", {"error": str(exc)})
+        except Exception as exc:
+            refusal = refusal_in(exc)
+            if refusal is not None:  # a reply this installation did not sign: never trust it
+                self.lost_reason = (f"server {self.watch.server}: step {self.step_key}: a reply from the worker "
+                                    f"was refused: {refusal}")
+            else:  # the result backend is unreachable
+                self.lost_reason = self.watch.lost(self.result.id, "STARTED", {"error": str(exc)})
         return self.lost_reason is not None
 
     def get(self) -> Any:
@@ -143,7 +156,6 @@ class ServerExecutor(Executor):
     def execute(self, plan_context: Any, execution_plan: Any):
         from dagster._core.errors import DagsterSubprocessError
         from dagster_celery.core_execution_loop import core_celery_execution_loop
-        from dagster_celery.executor import _submit_task
         from dagster_celery.make_app import make_app
 
         app = make_app(self.app_args())
@@ -157,22 +169,41 @@ class ServerExecutor(Executor):
         watch = WorkerWatch(app, self.server, self.lost_after)
 
         def submit(app_: Any, context: Any, step: Any, queue: str, priority: int, known_state: Any) -> WatchedResult:
-            return WatchedResult(_submit_task(app_, context, step, queue, priority, known_state), watch, step.key)
+            return WatchedResult(send_step(app_, context, step, queue, priority, known_state), watch, step.key)
 
         try:
             yield from core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
         except DagsterSubprocessError as exc:
-            reasons = [_error_line(info) for info in exc.subprocess_error_infos or []]
+            reasons = [error_line(info) for info in exc.subprocess_error_infos or []]
             raise ServerStepFailed("; ".join(reasons) or f"server {self.server}: a step failed on the worker") from None
         finally:
             app.close()
 
 
-def _error_line(info: Any) -> str:
-    """`server X: ...` out of a serialized `StepLost` / `ServerStepFailed` (no module prefix)."""
+def send_step(app: Any, context: Any, step: Any, queue: str, priority: int, known_state: Any) -> Any:
+    """Send one step to `queue` as dagster-celery's `execute_plan` task; its AsyncResult."""
+    args = ExecuteStepArgs(
+        job_origin=context.reconstructable_job.get_python_origin(),
+        run_id=context.dagster_run.run_id,
+        step_keys_to_execute=[step.key],
+        instance_ref=context.instance.get_ref(),
+        retry_mode=context.executor.retries.for_inner_plan(),
+        known_state=known_state,
+        print_serialized_events=True,
+    )
+    return app.send_task(TASK_EXECUTE_PLAN_NAME, kwargs={
+        "execute_step_args_packed": pack_value(args),
+        "executable_dict": context.reconstructable_job.to_dict(),
+    }, priority=priority, queue=queue, routing_key=f"{queue}.execute_plan")
+
+
+def error_line(info: Any) -> str:
+    """The last line of a serialized error, without the class path when the class is ours (its
+    message says it all): `server X: ...` out of a `StepLost`, `ventas.csv, line 5, ...` out of a
+    `DataError`. Anyone else's error keeps its class (`KeyError: 'x'`): it is a bug to report."""
     line = (info.message or "").strip().splitlines()[-1] if info.message else (info.cls_name or "error")
     head, sep, rest = line.partition(": ")
-    return rest if sep and "." in head and " " not in head else line
+    return rest if sep and head.startswith("sage_pipelines.") and " " not in head else line
 
 
 @executor(

@@ -22,8 +22,8 @@ from sage_pipelines.servers.celery_app import check_broker, server_app
 from sage_pipelines.services.servers import broker_url, list_servers
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.models import MaterializationHistory, MaterializationServer, utcnow
+from sage_pipelines.store.states import HistoryStatus, ServerStatus
 
-ONLINE, OFFLINE, BROKER_DOWN = "online", "offline", "broker_down"
 PING_TIMEOUT = 1.0
 
 
@@ -38,7 +38,7 @@ class Probe:
 
     @property
     def estado(self) -> str:
-        return ONLINE if self.online else (BROKER_DOWN if self.error else OFFLINE)
+        return ServerStatus.ONLINE if self.online else (ServerStatus.BROKER_DOWN if self.error else ServerStatus.OFFLINE)
 
 
 def is_node_of(node: str, server: str) -> bool:
@@ -79,7 +79,7 @@ def step_counts(session: Session) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {}
     for server_id, estado, n in rows:
         if server_id is not None:
-            counts.setdefault(server_id, {})["ok" if estado == "exito" else "failed"] = n
+            counts.setdefault(server_id, {})["ok" if estado == HistoryStatus.SUCCEEDED else "failed"] = n
     return counts
 
 
@@ -112,7 +112,7 @@ def stored_states(session: Session, max_age_seconds: float = 120.0) -> list[Serv
     for s in list_servers(session):
         m = s.metricas or {}
         fresh = s.ultimo_heartbeat is not None and (now - s.ultimo_heartbeat) <= dt.timedelta(seconds=max_age_seconds)
-        online = s.tipo == LOCAL_SERVER or (s.estado == ONLINE and fresh)
+        online = s.tipo == LOCAL_SERVER or (s.estado == ServerStatus.ONLINE and fresh)
         states.append(ServerState(name=s.nombre, kind=s.tipo, online=online, capacity=s.capacidad,
                                   priority=s.prioridad, running=int(m.get("active", 0) or 0),
                                   queued=int(m.get("reserved", 0) or 0)))

@@ -5,6 +5,8 @@ settings that servers need, written into its `dagster.yaml`.
   With `SAGE_DAGSTER_PG_URL` set, the instance uses dagster-postgres (the URL is referenced as an
   environment variable, so no password lands in the file); without it, SQLite under
   DAGSTER_HOME, which only workers on the same host can share.
+- One writer at a time where a destination needs it: a limit of 1 per value of each writer tag
+  (`sage/file_writer`: a DuckDB file; `sage/table_writer`: a Hudi table), kept in every instance.
 - Capacity in the run queue: one `tag_concurrency_limits` entry per remote server
   (`sage/server: NAME`, limit = its capacity), so the QueuedRunCoordinator makes runs for a full
   server wait in Dagster's run queue instead of piling onto its broker queue. The daemon reads
@@ -22,6 +24,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from sage_pipelines.destinations.base import WriterScope
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope, store_exists
@@ -29,7 +32,16 @@ from sage_pipelines.store.models import MaterializationServer
 
 PG_URL_ENV = "SAGE_DAGSTER_PG_URL"
 SERVER_TAG = "sage/server"  # the run tag naming a run's server (run-queue limits, history, monitor)
+# The run tags naming what a run writes that takes one writer at a time (the kind's writer scope,
+# from the destinations registry): the run queue runs one run per value of each.
+WRITER_TAGS: dict[WriterScope, str] = {WriterScope.FILE: "sage/file_writer", WriterScope.TABLE: "sage/table_writer"}
+LEGACY_WRITER_TAGS = ("sage/duckdb",)  # before writer scopes: replaced by sage/file_writer
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+
+
+def writer_limits() -> list[dict[str, Any]]:
+    """One run at a time per value of each writer tag (per DuckDB file, per Hudi table)."""
+    return [{"key": key, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} for key in WRITER_TAGS.values()]
 
 
 def _storage_section() -> dict[str, Any] | None:
@@ -65,22 +77,24 @@ def configure_instance_yaml(path: Path, home: SageHome) -> bool:
     elif config.get("storage") == {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}:
         del config["storage"]  # back to SQLite under DAGSTER_HOME
     limits = _server_limits(home)
-    if limits is not None:
-        coordinator = config.setdefault("run_coordinator", {
-            "module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator", "config": {}})
-        if coordinator.get("class") == "QueuedRunCoordinator":
-            cfg = coordinator.setdefault("config", {}) or {}
-            coordinator["config"] = cfg
-            others = [x for x in cfg.get("tag_concurrency_limits", []) or [] if x.get("key") != SERVER_TAG]
-            if others or limits:
-                cfg["tag_concurrency_limits"] = others + limits
-            else:
-                cfg.pop("tag_concurrency_limits", None)
+    if limits is not None and "run_coordinator" not in config:
+        config["run_coordinator"] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
+                                     "config": {}}
+    coordinator = config.get("run_coordinator") or {}
+    if coordinator.get("class") == "QueuedRunCoordinator":
+        cfg = coordinator.setdefault("config", {}) or {}
+        coordinator["config"] = cfg
+        current = cfg.get("tag_concurrency_limits", []) or []
+        managed = set(WRITER_TAGS.values()) | set(LEGACY_WRITER_TAGS) | ({SERVER_TAG} if limits is not None else set())
+        servers = limits if limits is not None else []
+        wanted = [x for x in current if x.get("key") not in managed] + writer_limits() + servers
+        if wanted != current:
+            cfg["tag_concurrency_limits"] = wanted
     if yaml.safe_dump(config, sort_keys=True) == before and path.exists():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text("# Managed in part by sage (storage, sage/server run limits); other keys are kept.\n"
+    tmp.write_text("# Managed in part by sage (storage, sage/server and writer run limits); other keys are kept.\n"
                    + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     os.replace(tmp, path)
     return True

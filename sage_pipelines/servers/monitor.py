@@ -24,6 +24,7 @@ from sage_pipelines.servers.instance import SERVER_TAG
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import utcnow
+from sage_pipelines.store.states import ServerStatus
 SENSOR_SECONDS = int(os.environ.get("SAGE_SERVERS_SENSOR_SECONDS", "30"))
 
 
@@ -69,7 +70,7 @@ def build_servers_sensor(home: SageHome) -> SensorDefinition:
                         "reports servers that are down and fails runs orphaned on them")
     def _servers(context: SensorEvaluationContext):
         summary, failed = check_servers(context.instance, home)
-        if "offline" in summary or "broker_down" in summary:
+        if any(state in summary for state in (ServerStatus.OFFLINE, ServerStatus.BROKER_DOWN)):
             context.log.warning(f"servers down: {summary}")
         if failed:
             context.log.error(f"failed runs orphaned on dead servers: {', '.join(failed)}")

@@ -27,6 +27,7 @@ from sage_pipelines.services.servers import broker_url, get_server
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import engine_for, session_scope
 from sage_pipelines.store.models import MaterializationServer, utcnow
+from sage_pipelines.store.states import ServerStatus
 
 HEARTBEAT_SECONDS = float(os.environ.get("SAGE_WORKER_HEARTBEAT_SECONDS", "10"))
 
@@ -40,7 +41,7 @@ def _stamp(home: SageHome, server: str, estado: str, extra: dict[str, Any]) -> N
             row = session.scalar(select(MaterializationServer).where(MaterializationServer.nombre == server))
             if row is not None:
                 row.estado = estado
-                if estado == "online":
+                if estado == ServerStatus.ONLINE:
                     row.ultimo_heartbeat = utcnow()
                 row.metricas = {**(row.metricas or {}), "worker": extra}
     finally:
@@ -56,7 +57,7 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self.stopped.is_set():
             try:
-                _stamp(self.home, self.server, "online", self.extra)
+                _stamp(self.home, self.server, ServerStatus.ONLINE, self.extra)
             except Exception:  # a store hiccup must not kill the worker
                 pass
             self.stopped.wait(self.every)
@@ -64,7 +65,7 @@ class Heartbeat(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         try:
-            _stamp(self.home, self.server, "stopped", self.extra)
+            _stamp(self.home, self.server, ServerStatus.STOPPED, self.extra)
         except Exception:
             pass
 

@@ -42,7 +42,7 @@ ANONYMOUS = "anonymous"  # the actor of a request whose token was refused
 
 TOKEN_PREFIX = "sage_"
 _TOKEN = re.compile(r"sage_([1-9][0-9]{0,17})_([A-Za-z0-9_\-]{43})")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\-]{0,199}")
+USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\-]{0,199}")
 _LAST_USE_EVERY = dt.timedelta(minutes=1)  # how often `ultimo_uso` is rewritten (one write a minute, not per request)
 
 
@@ -121,7 +121,7 @@ def _user_fields(user: User) -> dict[str, object]:
 
 def add_user(session: Session, name: str, role: str, *, replace: bool = False) -> User:
     """Add user `name` with `role`; `replace` changes an existing user's role (and re-enables it)."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not USER_NAME.fullmatch(name):
         raise ConfigError(f"user name {name!r}: use letters, digits, '_', '-', '.' or '@' "
                           "(at most 200)", field="name")
     _check_role(role)

@@ -2,8 +2,8 @@
 
 `connection_settings` is how every other layer reaches a database: the settings carry the
 secret's ciphertext inside a callable, so the password is decrypted only when a driver connects.
-`test_connection` connects for real (`destinations.drivers.probe`) and records the outcome on
-the connection row.
+`test_connection` connects for real, through the very code a write connects with
+(`destinations.registry.probe`), and records the outcome on the connection row.
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import ConnectionSettings
-from sage_pipelines.destinations.drivers import probe
+from sage_pipelines.destinations.registry import probe
 from sage_pipelines.errors import ConfigError, ConflictError
+from sage_pipelines.materialization.names import check_label
 from sage_pipelines.services.audit import audit, remove_audited
 from sage_pipelines.services.secrets import DATABASE_TYPES, get_secret
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.lookup import find_named, get_named, materializations_writing_to
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, utcnow
+from sage_pipelines.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
-
-STATUS_OK, STATUS_ERROR = "ok", "error"
-
 
 def get_connection(session: Session, name: str) -> DatabaseConnection:
     return get_named(session, DatabaseConnection, name, "connection", "sage connections add NAME --secret S")
@@ -44,6 +43,7 @@ def audit_fields(conn: DatabaseConnection) -> dict[str, object]:
 def add_connection(session: Session, name: str, secret: str, database: str | None = None,
                    schema: str | None = None, *, replace: bool = False) -> DatabaseConnection:
     """Register connection `name` over a database secret. `replace` updates it in place."""
+    check_label(name, "connection")
     row = get_secret(session, secret)
     if row.tipo not in DATABASE_TYPES:
         raise ConfigError(f"connection {name!r}: secret {secret!r} is of type {row.tipo!r}; "
@@ -56,7 +56,7 @@ def add_connection(session: Session, name: str, secret: str, database: str | Non
         conn = DatabaseConnection(nombre=name, secret_id=row.id)
         session.add(conn)
     conn.secret_id, conn.base_datos, conn.esquema = row.id, database, schema
-    conn.estado_conexion, conn.mensaje_error = "sin_probar", None
+    conn.estado_conexion, conn.mensaje_error = ConnectionStatus.UNTESTED, None
     session.flush()
     session.refresh(conn, ["secret"])
     audit(session, "connection.add" if before is None else "connection.replace", f"connection:{name}",
@@ -100,7 +100,7 @@ def test_connection(session: Session, name: str, *, home: SageHome | None = None
     conn = get_connection(session, name)
     ok, latency, reason = probe(connection_settings(session, conn, home=home), timeout)
     before = {"status": conn.estado_conexion}
-    conn.estado_conexion = STATUS_OK if ok else STATUS_ERROR
+    conn.estado_conexion = ConnectionStatus.OK if ok else ConnectionStatus.ERROR
     conn.ultimo_test = utcnow()
     conn.latencia_ms = latency
     conn.mensaje_error = None if ok else reason
@@ -120,5 +120,5 @@ CHECKS = ("host", "port", "credentials", "database", "TLS")
 
 def failed_check(ok: bool, reason: str) -> str | None:
     """Which check a failed test names (host, port, credentials, database, TLS, timeout or
-    connection): the word before the reason's first colon (`destinations.drivers`)."""
+    connection): the word before the reason's first colon (`destinations/sql/connect.py`)."""
     return None if ok else reason.partition(":")[0]  # not a pytest test, despite its name

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from sage_pipelines.destinations.base import Destination
-from sage_pipelines.destinations.registry import destination_class
+from sage_pipelines.destinations.registry import open_destination as open_kind
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.services.connections import connection_settings
 from sage_pipelines.services.lakes import lake_settings
@@ -22,8 +22,8 @@ def open_destination(session: Session, *, connection: str | None = None, lake: s
     """A destination for a database connection, or for a lake in a table format."""
     if lake:
         settings = lake_settings(session, lake, format)  # refuses a format that is not a lake format
-        return destination_class(settings.format)(settings)
+        return open_kind(settings)
     if connection:
         settings = connection_settings(session, connection)
-        return destination_class(settings.kind)(settings)
+        return open_kind(settings)
     raise ConfigError("a destination needs a connection or a lake")

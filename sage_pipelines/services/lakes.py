@@ -20,6 +20,7 @@ from sage_pipelines.crypto import decrypt_secret
 from sage_pipelines.destinations.base import LakeSettings
 from sage_pipelines.destinations.registry import LAKE_FORMATS
 from sage_pipelines.errors import ConfigError, ConflictError
+from sage_pipelines.materialization.names import check_label
 from sage_pipelines.services.audit import audit, remove_audited
 from sage_pipelines.services.secrets import get_secret
 from sage_pipelines.settings import SageHome
@@ -82,6 +83,7 @@ def add_lake(session: Session, name: str, warehouse: str, catalog_uri: str | Non
              secret: str | None = None, options: Mapping[str, Any] | None = None, *,
              replace: bool = False) -> Lake:
     """Register lake `name`. A `file://` warehouse directory is created; `s3://` takes an s3 secret."""
+    check_label(name, "lake")
     _check_uri(name, "--warehouse", warehouse, WAREHOUSE_SCHEMES)
     if catalog_uri is not None:
         _check_uri(name, "--catalog-uri", catalog_uri, None)

@@ -19,19 +19,20 @@ from sqlalchemy.orm import Session
 
 from sage_pipelines.crypto import (SECRET_KEY_ENV, Rotation, UndecryptableSecret, decrypt_secret, encrypt_secret,
                                    keep_newest_key)
+from sage_pipelines.destinations.registry import DATABASE_KINDS
 from sage_pipelines.errors import ConfigError, ConflictError, SageError
+from sage_pipelines.materialization.names import check_label
 from sage_pipelines.services.audit import audit, masked, remove_audited
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.lookup import find_named, get_named
 from sage_pipelines.store.models import DatabaseConnection, DbSecret, Lake, MaterializationServer
 
-DATABASE_TYPES = ("postgresql", "mysql", "sqlserver", "duckdb")
+DATABASE_TYPES = DATABASE_KINDS  # the registry's database kinds
 SECRET_TYPES = DATABASE_TYPES + ("s3", "broker")
 MASKED = "********"
 
 # Option names that would put a secret in plaintext (`opciones` is not encrypted).
 _SECRET_LIKE_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
 
 
 # --------------------------------------------------------------------------- secrets
@@ -76,8 +77,7 @@ def store_secret(session: Session, name: str, type: str, host: str | None = None
                  replace: bool = False, keep_password: bool = False) -> tuple[DbSecret, dict[str, Any] | None]:
     """`add_secret` without its audit row, for a change that audits itself as a whole (a server
     and its broker secret are one change). Returns the row and its audit fields before."""
-    if not _NAME.match(name or ""):
-        raise ConfigError(f"secret name {name!r}: use letters, digits, '_', '-' or '.'", field="name")
+    check_label(name, "secret")
     if type not in SECRET_TYPES:
         raise ConfigError(f"secret {name!r}: type {type!r} is not one of {', '.join(SECRET_TYPES)}", field="type")
     if port is not None and not 0 < int(port) < 65536:

@@ -22,15 +22,17 @@ from sage_pipelines.errors import ConfigError, ConflictError
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.security import MASK, redact_url, remember_secret
 from sage_pipelines.services.audit import audit, masked
+from sage_pipelines.services.broker_tls import split_tls
 from sage_pipelines.services.secrets import secret_payload, store_secret
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.lookup import get_named
 from sage_pipelines.store.models import DbSecret, Materialization, MaterializationHistory, MaterializationServer
+from sage_pipelines.store.states import ServerStatus
 
 SERVER_TYPES = (LOCAL_SERVER, "remote", "container")
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 # A server's name is also its Celery queue and worker node prefix: keep it simple.
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,99}$")
+SERVER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,99}")
 
 
 def secret_name(server: str) -> str:
@@ -48,6 +50,7 @@ def split_endpoint(url: str) -> tuple[str, str | None]:
         raise ConfigError(f"--endpoint must be a broker URL ({', '.join(s + '://' for s in BROKER_SCHEMES)}"
                           "host[:port]/...), not "
                           f"{redact_endpoint(url)!r}", field="endpoint")
+    split_tls(url.strip())  # refuses unknown or misplaced TLS options now, not when a worker starts
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{port}" if port else "")
     password = unquote(parts.password) if parts.password else None
@@ -84,7 +87,7 @@ def register_local_server(session: Session) -> MaterializationServer:
     row = session.scalar(select(MaterializationServer).where(MaterializationServer.nombre == LOCAL_SERVER))
     if row is None:
         row = MaterializationServer(nombre=LOCAL_SERVER, tipo=LOCAL_SERVER, capacidad=1, prioridad=0,
-                                    estado="online", metricas={})
+                                    estado=ServerStatus.ONLINE, metricas={})
         session.add(row)
         session.flush()
     return row
@@ -112,7 +115,7 @@ def add_server(session: Session, name: str, type: str = "remote", endpoint: str 
                capacity: int = 1, priority: int = 0, password: str | None = None, *,
                home: SageHome | None = None, replace: bool = False) -> MaterializationServer:
     """Register a server. A password in `endpoint` or in `password` is stored encrypted."""
-    if not _NAME.match(name or ""):
+    if not isinstance(name, str) or not SERVER_NAME.fullmatch(name):
         raise ConfigError(f"server name {name!r}: use letters, digits, '_' or '-' (it names the Celery queue)",
                           field="name")
     if type not in SERVER_TYPES:
@@ -139,7 +142,7 @@ def add_server(session: Session, name: str, type: str = "remote", endpoint: str 
         secret, _ = store_secret(session, secret_name(name), "broker", host=parts.hostname, port=parts.port,
                                  user=parts.username, password=password, home=home, replace=True)
     if row is None:
-        row = MaterializationServer(nombre=name, metricas={}, estado="desconocido")
+        row = MaterializationServer(nombre=name, metricas={}, estado=ServerStatus.UNKNOWN)
         session.add(row)
     old_secret_id = row.secret_id
     row.tipo, row.endpoint, row.capacidad, row.prioridad = type, clean, int(capacity), int(priority)

@@ -99,7 +99,10 @@ def register_landed_upload(session: Session, home: SageHome, casilla: str, uploa
     folder = home.upload_dir(casilla, upload_id)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no such upload folder")
-    return _record(session, row, sage, upload_id, folder, origen)
+    upload = _record(session, row, sage, upload_id, folder, origen)
+    audit(session, "upload.add", f"upload:{casilla}/{upload_id}", after={
+        "casilla": casilla, "files": upload.archivos, "bytes": upload.tamano_bytes}, source=origen)
+    return upload
 
 
 def list_uploads(session: Session, casilla: str) -> list[Upload]:

@@ -20,10 +20,12 @@ def record_audit(session: Session, accion: str, objeto: str, detalle: Mapping[st
                  antes: Mapping[str, Any] | None = None, despues: Mapping[str, Any] | None = None) -> AuditLog:
     """Add one row (`accion` e.g. `materialization.apply`, `objeto` e.g. `secret:pg`).
 
-    Every mapping must be JSON-serializable and must never carry a password or a key.
+    Every mapping must be JSON-serializable and must never carry a password or a key. Texts longer
+    than their columns (an object named by a long URL path) are cut to fit.
     """
-    row = AuditLog(actor=actor, accion=accion, objeto=objeto, detalle=dict(detalle or {}), origen=origen,
-                   cliente=cliente, antes=None if antes is None else dict(antes),
+    row = AuditLog(actor=actor[:200], accion=accion[:100], objeto=objeto[:400], detalle=dict(detalle or {}),
+                   origen=origen, cliente=None if cliente is None else cliente[:200],
+                   antes=None if antes is None else dict(antes),
                    despues=None if despues is None else dict(despues))
     session.add(row)
     session.flush()

@@ -30,8 +30,8 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-def migrate(url: str) -> None:
-    """Bring the store at `url` to the newest revision (idempotent)."""
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the store at `url` up to `revision`, by default the newest (idempotent)."""
     from alembic import command
     from alembic.config import Config
 
@@ -40,7 +40,7 @@ def migrate(url: str) -> None:
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     with engine_for(url).begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -11,6 +11,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from sage_pipelines.store.states import ConnectionStatus, ServerStatus
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -52,7 +54,7 @@ class DatabaseConnection(Base):
     secret_id: Mapped[int] = mapped_column(ForeignKey("db_secrets.id"))
     base_datos: Mapped[Optional[str]] = mapped_column(String(255))
     esquema: Mapped[Optional[str]] = mapped_column(String(255))
-    estado_conexion: Mapped[str] = mapped_column(String(30), default="sin_probar")
+    estado_conexion: Mapped[str] = mapped_column(String(30), default=ConnectionStatus.UNTESTED)
     ultimo_test: Mapped[Optional[dt.datetime]] = mapped_column()
     latencia_ms: Mapped[Optional[float]] = mapped_column()
     mensaje_error: Mapped[Optional[str]] = mapped_column(Text)
@@ -83,7 +85,7 @@ class MaterializationServer(Base):
     secret_id: Mapped[Optional[int]] = mapped_column(ForeignKey("db_secrets.id"))
     capacidad: Mapped[int] = mapped_column(Integer, default=1)
     prioridad: Mapped[int] = mapped_column(Integer, default=0)
-    estado: Mapped[str] = mapped_column(String(30), default="desconocido")
+    estado: Mapped[str] = mapped_column(String(30), default=ServerStatus.UNKNOWN)
     ultimo_heartbeat: Mapped[Optional[dt.datetime]] = mapped_column()
     metricas: Mapped[dict[str, Any]] = mapped_column(default=dict)
     creado_en: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -162,7 +164,7 @@ class MaterializationHistory(Base):
     tabla: Mapped[str] = mapped_column(String(400))
     destino: Mapped[str] = mapped_column(String(200))
     upload_id: Mapped[str] = mapped_column(String(64))
-    estado: Mapped[str] = mapped_column(String(30))  # exito | fallido
+    estado: Mapped[str] = mapped_column(String(30))  # HistoryStatus
     estrategia: Mapped[str] = mapped_column(String(30))
     servidor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("materialization_servers.id"))
     servidor: Mapped[Optional[str]] = mapped_column(String(200))  # the server's name (outlives the server)

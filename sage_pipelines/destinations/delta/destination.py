@@ -1,8 +1,9 @@
 """Delta destination: each strategy is one Delta commit made by delta-rs (merge or write).
 
 - upsert: `DeltaTable.merge` on the primary key (plus the derived partition columns of key
-  columns, so delta-rs prunes partitions), `when_matched_update_all` /
-  `when_not_matched_insert_all`, after the upload is reduced to the last row per key;
+  columns, so delta-rs prunes partitions), `when_matched_update` of the upload's columns (a table
+  column the upload lacks keeps its value) / `when_not_matched_insert_all`, after the upload is
+  reduced to the last row per key;
 - delete_insert and append: one merge whose source is the upload's rows plus one "delete" row
   per distinct `delete_by` value (append: its `_sage_upload_id`), so matching rows are deleted
   and the upload inserted in the same commit, with no value ever pasted into a predicate;
@@ -23,12 +24,14 @@ from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from sage_pipelines.destinations.base import Strategy, TableSpec, WriteResult
+from sage_pipelines.destinations.delta.capabilities import CAPABILITIES
 from sage_pipelines.destinations.delta.partitioning import (
-    TRANSFORMS,
     DeltaPartition,
     delta_partitions,
     with_partition_columns,
@@ -38,11 +41,11 @@ from sage_pipelines.destinations.lake.rows import (
     Counts,
     apply_strategy,
     counts,
-    distinct_keys,
+    last_per_key,
     match_columns,
 )
-from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
-from sage_pipelines.destinations.lake.schema import conform, plan_schema, with_declared_types
+from sage_pipelines.destinations.lake.destination import LakeDestination
+from sage_pipelines.destinations.lake.schema import conform, plan_for, target_schema, with_declared_types
 from sage_pipelines.destinations.lake.storage import delta_storage_options, filesystem, table_uri
 from sage_pipelines.errors import DestinationError
 
@@ -62,7 +65,7 @@ class DeltaDestination(LakeDestination):
     """Delta tables at `<warehouse>/<namespace>/<table>/`."""
 
     format = "delta"
-    capabilities = lake_capabilities("Parquet data files + one Delta commit (delta-rs)", TRANSFORMS)
+    capabilities = CAPABILITIES
     retry_on = (CommitFailedError, _TableCreatedMeanwhile)
 
     def uri(self, table: TableSpec) -> str:
@@ -75,7 +78,22 @@ class DeltaDestination(LakeDestination):
             raise DestinationError(f"{self.describe(table)}: no such table") from None
 
     def read(self, table: TableSpec) -> pa.Table:
-        return with_declared_types(self.load(table).to_pyarrow_table(), table)
+        return with_declared_types(self._rows(self.load(table), table), table)
+
+    def _rows(self, current: DeltaTable, table: TableSpec) -> pa.Table:
+        """Every row of the table's current version, read by pyarrow's own filesystem.
+
+        Not `DeltaTable.to_pyarrow_table()`: that reads the Parquet files through deltalake's
+        Python filesystem handler with pre-buffering, so arrow's I/O threads hold Python-owned
+        buffers; when one is released after the interpreter began to exit, the thread cannot
+        take the GIL, is unwound by `pthread_exit` through a noexcept destructor, and the process
+        aborts ("terminate called without an active exception", exit 134) about half the time.
+        The file list and partition values still come from the Delta log (delta-rs).
+        """
+        fs, root = filesystem(self.settings)
+        location = pafs.SubTreeFileSystem(f"{root}/{self.namespace(table)}/{table.name}", fs)
+        dataset: pads.Dataset = current.to_pyarrow_dataset(filesystem=location)
+        return dataset.to_table()
 
     # --- write ------------------------------------------------------------------------
 
@@ -101,11 +119,12 @@ class DeltaDestination(LakeDestination):
         stored = pa.schema(current.schema().to_arrow())
         keep = [p for p in partitions if p.name in current.metadata().partition_columns]
         data = with_partition_columns(upload, keep)
-        plan = plan_schema(stored, data.schema, table)
-        data = conform(data, plan.target)
+        plan = plan_for(self.describe(table), stored, data.schema, table)
+        target = target_schema(stored, data.schema, plan)
+        data = conform(data, target)
         if plan.widened:
-            existing = conform(current.to_pyarrow_table(), plan.target)
-            rows, tally = apply_strategy(existing, data, table)
+            existing = conform(self._rows(current, table), target)
+            rows, tally = apply_strategy(existing, data, table, plan.absent)
             write_deltalake(current, rows, mode="overwrite", schema_mode="overwrite",
                             partition_by=current.metadata().partition_columns or None)
         elif table.strategy is Strategy.TRUNCATE_INSERT:
@@ -113,7 +132,7 @@ class DeltaDestination(LakeDestination):
             write_deltalake(current, data, mode="overwrite",
                             schema_mode="merge" if plan.added else None)
         elif table.strategy is Strategy.UPSERT:
-            metrics = self._merge_upsert(current, data, table, keep, bool(plan.added))
+            metrics = self._merge_upsert(current, data, table, keep, bool(plan.added), plan.absent)
             tally = Counts(inserted=metrics["num_target_rows_inserted"],
                            updated=metrics["num_target_rows_updated"])
         else:
@@ -130,21 +149,30 @@ class DeltaDestination(LakeDestination):
         return " AND ".join(f"t.{quote(n)} = s.{quote(n)}" for n in names)
 
     def _merge_upsert(self, current: DeltaTable, data: pa.Table, table: TableSpec,
-                      partitions: list[DeltaPartition], merge_schema: bool) -> dict[str, Any]:
+                      partitions: list[DeltaPartition], merge_schema: bool, absent: list[str]) -> dict[str, Any]:
+        """Matched rows get the upload's columns only (a column the upload lacks keeps its value);
+        new rows get every column (NULL for the absent ones, which `data` holds as NULLs)."""
         predicate = self._key_predicate(table.primary_key, partitions)
-        return (current.merge(data, predicate, source_alias="s", target_alias="t",
-                              merge_schema=merge_schema)
-                .when_matched_update_all().when_not_matched_insert_all().execute())
+        merge = current.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=merge_schema)
+        if absent:
+            given = {quote(n): f"s.{quote(n)}" for n in data.column_names if n not in absent}
+            merge = merge.when_matched_update(given)
+        else:
+            merge = merge.when_matched_update_all()
+        return merge.when_not_matched_insert_all().execute()
 
     def _merge_replace(self, current: DeltaTable, data: pa.Table, table: TableSpec,
                        partitions: list[DeltaPartition], merge_schema: bool) -> dict[str, Any]:
-        """Delete the rows whose match columns occur in the upload, insert the upload: one merge."""
+        """Delete the rows whose match columns occur in the upload, insert the upload: one merge.
+
+        The delete rows are one upload row per distinct match value, so the source keeps the
+        table's NOT NULL columns non-null: delta-rs 1.6 checks a merge that adds a column against
+        the source's nullability and refuses it when the source loosens a NOT NULL column
+        (delta-io/delta-rs#4527; found by hypothesis)."""
         columns = match_columns(table)
-        keys = distinct_keys(data, columns)
-        loose = pa.schema([f.with_nullable(True) for f in data.schema])  # delete rows hold NULLs
-        deletes = with_partition_columns(conform(keys, loose), partitions)
+        deletes = last_per_key(data, list(columns))
         source = pa.concat_tables([
-            data.cast(loose).append_column(OP_COLUMN, pa.repeat(pa.scalar("insert"), data.num_rows)),
+            data.append_column(OP_COLUMN, pa.repeat(pa.scalar("insert"), data.num_rows)),
             deletes.append_column(OP_COLUMN, pa.repeat(pa.scalar("delete"), deletes.num_rows)),
         ])
         op = f"s.{quote(OP_COLUMN)}"
@@ -171,7 +199,9 @@ class DeltaDestination(LakeDestination):
         log = f"{root}/{self.namespace(table)}/{table.name}/_delta_log/{version:020d}.json"
         added, removed = [], []
         with fs.open_input_stream(log) as f:
-            for line in f.read().decode().splitlines():
+            # One JSON action per "\n"-terminated line; not `splitlines`, which also breaks at
+            # U+0085, U+2028, ... that column statistics may hold unescaped.
+            for line in f.read().decode().split("\n"):
                 action = json.loads(line) if line.strip() else {}
                 if "add" in action:
                     added.append(unquote(action["add"]["path"]))

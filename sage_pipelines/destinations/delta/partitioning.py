@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sage_pipelines.destinations.delta.capabilities import TRANSFORMS
 from sage_pipelines.destinations.lake.partitioning import Transform
 from sage_pipelines.errors import ConfigError
 
-TRANSFORMS: frozenset[str] = frozenset({"identity", "year", "month", "day"})
 
 
 @dataclass(frozen=True)

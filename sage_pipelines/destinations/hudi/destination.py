@@ -1,4 +1,44 @@
-"""`HudiDestination`: the four strategies as Hudi copy-on-write commits, read back with hudi-rs."""
+"""Apache Hudi destination: copy-on-write tables written in the Hudi table format, in Python.
+
+There is no Python Hudi writer (hudi-rs only reads), so this package writes the table format
+itself and checks every result with Apache Hudi's own Rust reader (the `hudi` package).
+
+Supported subset (anything else is refused with a one-line `DestinationError`):
+- table version 6, timeline layout 1 (JSON instants in `.hoodie/`), copy-on-write only
+  (no merge-on-read, no log files, no `deltacommit`), Parquet base files;
+- no metadata table: a table with `.hoodie/metadata` is refused (readers would trust its stale
+  file listing); no cleaning or archiving (old file slices stay, as time travel);
+- one writer per table: the run queue runs one write per table (`WriterScope.TABLE`), writers on
+  one host take turns on an `fcntl.flock` of `.hoodie/.aux/sage.lock` (option `hudi.lock`), and a
+  commit that finds a newer completed instant it did not see is undone and fails (`timeline`);
+- tables sage created: each commit carries the logical column types (`sage.columns` in its
+  `extraMetadata`); a table whose latest commit lacks them (written by Spark, say) is refused;
+- column names must be Avro names (`[A-Za-z_][A-Za-z0-9_]*`; hudi-rs cannot read others);
+- `file://` warehouses (local paths); `s3://` through pyarrow's S3 filesystem;
+- partitioning: identity on the partition columns, or day / month / year of one date or
+  timestamp column (TimestampBasedKeyGenerator); hive-style paths (`fecha=2024-01-01`,
+  `fecha=2024-01`, NULL as `__HIVE_DEFAULT_PARTITION__`); bucket / truncate are refused.
+
+Record key: the primary key (SimpleKeyGenerator / ComplexKeyGenerator, NonpartitionedKeyGenerator
+when unpartitioned). Tables without a primary key (append) use `_sage_upload_id` + `_sage_row_id`
+(the row's ordinal inside its upload, stored but not returned by `read`). Precombine field:
+`_sage_loaded_at`.
+
+Strategies: upsert is a `commit` writing new slices of the file groups holding the upload's keys
+(rows carried over keep `_hoodie_commit_time` / `_hoodie_commit_seqno`; new keys go to a small
+group of their partition or a new one); delete_insert and truncate_insert are `replacecommit`s
+whose `partitionToReplaceFileIds` hide the affected groups; append is a `commit` of inserts, or,
+when the same upload ran before, a `replacecommit` that also removes that upload's earlier rows.
+
+Schema evolution follows the one planner of every destination (`destinations.evolution`):
+`evolve` adds nullable columns (older files lack them; hudi-rs reads NULL) and widens types
+(hudi-rs casts older files to the latest commit schema); key and partition columns never change
+type. `freeze` refuses new columns, wider types and a missing NOT NULL column before anything is
+written. An upsert keeps the old values of the columns the upload lacks on the rows it updates.
+
+Memory: an upload is staged in memory (Arrow) before the write begins, plus one file group at a
+time while it is rewritten.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +48,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sage_pipelines.destinations.base import (
-    UPLOAD_ID_COLUMN,
-    SchemaChange,
-    Strategy,
-    TableSpec,
-    WriteResult,
-)
+from sage_pipelines.destinations.base import UPLOAD_ID_COLUMN, Strategy, TableSpec, WriteResult
+from sage_pipelines.destinations.evolution import plan_schema
 from sage_pipelines.destinations.hudi.schema import (
     PARTITION_PATH,
     RECORD_KEY,
@@ -34,7 +69,7 @@ from sage_pipelines.destinations.hudi.table import (
     TableProperties,
     check_supported,
 )
-from sage_pipelines.destinations.hudi.timeline import Timeline
+from sage_pipelines.destinations.hudi.timeline import ConcurrentCommit, Timeline
 from sage_pipelines.destinations.hudi.writer import (
     Plan,
     Planner,
@@ -44,13 +79,11 @@ from sage_pipelines.destinations.hudi.writer import (
     tuples,
     write_job,
 )
-from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
+from sage_pipelines.destinations.hudi.capabilities import CAPABILITIES
+from sage_pipelines.destinations.lake.destination import LakeDestination
 from sage_pipelines.destinations.lake.partitioning import partition_fields
-from sage_pipelines.errors import ConfigError, DestinationError, SchemaChangeError
-from sage_pipelines.types import Column, Kind
-
-CAPABILITIES = lake_capabilities("Parquet base files (Hudi copy-on-write, table version 6)",
-                                 frozenset({"identity", "day", "month", "year"}))
+from sage_pipelines.errors import ConfigError, DestinationError
+from sage_pipelines.types import Kind
 
 
 class HudiDestination(LakeDestination):
@@ -78,13 +111,19 @@ class HudiDestination(LakeDestination):
             stored = self._stored_schema(timeline)
             if props is not None:
                 self._check_layout(props, key_fields, partitioning, where)
-            schema = merge_schema(stored, table, with_row_id=ROW_ID_COLUMN in key_fields, where=where,
-                                  fixed=key_fields + parts)
+            schema, absent = merged_schema(stored, table, with_row_id=ROW_ID_COLUMN in key_fields, where=where,
+                                           fixed=key_fields + parts)
             incoming = self._stage(upload, upload_id, schema, key_fields, partitioning, where)
             slices = self._slices(location) if timeline.completed else []
-            plan = self._plan(Planner(location, schema, slices, parts), table, incoming, key_fields, upload_id)
-            extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields,
-                                 partitioning)
+            planner = Planner(location, schema, slices, parts, keep=absent)
+            plan = self._plan(planner, table, incoming, key_fields, upload_id)
+            try:
+                extra = self._commit(location, timeline, props is None, schema, plan, table, key_fields,
+                                     partitioning)
+            except ConcurrentCommit as exc:
+                raise DestinationError(
+                    f"{where}: another writer committed to this table while this write ran ({exc}); this "
+                    "write was undone and changed nothing: re-run it") from None
         return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra)
 
     def read(self, table: TableSpec) -> pa.Table:
@@ -269,45 +308,20 @@ def _undo(location: TableLocation, timeline: Timeline, instant: str, action: str
             leftover = True
     if begun and not leftover:
         timeline.abandon(instant, action)
-    if creating and not leftover:
+    if creating and not leftover and not timeline.unseen_completed():  # not a table another writer made
         location.delete(f"{HOODIE}/{PROPERTIES}")
 
 
-def merge_schema(stored: TableSchema | None, table: TableSpec, with_row_id: bool, where: str,
-                 fixed: tuple[str, ...]) -> TableSchema:
-    """The table schema after this write: `evolve` adds new columns (old files read them as NULL)
-    and widens types; `freeze` refuses any difference. Key and partition columns never change type."""
-    declared = list(table.columns)
-    if stored is None:
-        return TableSchema(tuple(declared) + sage_columns(with_row_id))
+def merged_schema(stored: TableSchema | None, table: TableSpec, with_row_id: bool, where: str,
+                  fixed: tuple[str, ...]) -> tuple[TableSchema, list[str]]:
+    """The table schema after this write, as the schema-evolution planner decides it (refusals
+    raise here, before anything is written), and the stored columns the upload lacks. Added
+    columns are read as NULL from older files; record key and partition columns never change
+    type (a record key is the text of its values)."""
+    upload = tuple(table.columns) + sage_columns(with_row_id)
+    plan = plan_schema(where, None if stored is None else stored.columns, upload, table.schema_change,
+                       fixed=fixed).check()
     sage_names = {c.name for c in sage_columns(True)}
-    old = [c for c in stored.columns if c.name not in sage_names]
-    old_by_name = {c.name: c for c in old}
-    new_by_name = {c.name: c for c in declared}
-    added = [c for c in declared if c.name not in old_by_name]
-    missing = [c.name for c in old if c.name not in new_by_name]
-    changed = [(old_by_name[c.name], c) for c in declared if c.name in old_by_name
-               and old_by_name[c.name].type != c.type]
-    if table.schema_change is SchemaChange.FREEZE and (added or missing or changed):
-        what = ([f"new column {c.name!r}" for c in added] + [f"missing column {n!r}" for n in missing]
-                + [f"column {o.name!r} {o.type} -> {n.type}" for o, n in changed])
-        raise SchemaChangeError(f"{where}: schema_change is freeze but the upload differs: {', '.join(what)}")
-    merged: list[Column] = []
-    for c in old:
-        n = new_by_name.get(c.name)
-        if n is None or n.type == c.type:
-            merged.append(c)
-        elif c.name in fixed:
-            raise SchemaChangeError(f"{where}: key/partition column {c.name!r} cannot change type "
-                                    f"({c.type} -> {n.type}) on a Hudi table")
-        elif c.type.can_widen_to(n.type):
-            merged.append(Column(c.name, n.type, c.nullable))
-        elif n.type.can_widen_to(c.type):
-            merged.append(c)  # the upload fits the wider stored type
-        else:
-            raise SchemaChangeError(f"{where}: column {c.name!r} cannot change from {c.type} to {n.type}")
-    merged += [Column(c.name, c.type, True) for c in added]
-    stored_sage = [c for c in stored.columns if c.name in sage_names]
-    if with_row_id != any(c.name == ROW_ID_COLUMN for c in stored_sage):
-        stored_sage = list(sage_columns(with_row_id))
-    return TableSchema(tuple(merged) + tuple(stored_sage))
+    columns = plan.target
+    ordered = [c for c in columns if c.name not in sage_names] + [c for c in columns if c.name in sage_names]
+    return TableSchema(tuple(ordered)), plan.absent

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from sage_pipelines.destinations.base import LOADED_AT_COLUMN, SAGE_COLUMNS, UPLOAD_ID_COLUMN
+from sage_pipelines.destinations.hudi.capabilities import COLUMN_NAMES
 from sage_pipelines.destinations.lake.schema import conform
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.types import Column, ColumnType, Kind, parse_type
@@ -31,16 +32,16 @@ ROW_ID_COLUMN = "_sage_row_id"
 SAGE_COLUMNS_KEY = "sage.columns"
 
 _AVRO_NAME = re.compile(r"[^A-Za-z0-9_]")
-_VALID_AVRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 
 def check_column_names(columns: tuple[Column, ...], where: str) -> None:
     """Hudi's read schema is Avro, whose field names are `[A-Za-z_][A-Za-z0-9_]*`; hudi-rs
     refuses any other name, so such a table would be unreadable: refuse it before writing."""
     for c in columns:
-        if not _VALID_AVRO_NAME.match(c.name):
-            raise ConfigError(f"{where}: column {c.name!r} cannot be a Hudi column (Avro field names "
-                              "use only ASCII letters, digits and '_' and do not start with a digit)")
+        problem = COLUMN_NAMES.problem(c.name)
+        if problem:
+            raise ConfigError(f"{where}: column {c.name!r} cannot be a hudi column: {problem}")
 
 
 def decimal_byte_width(precision: int) -> int:

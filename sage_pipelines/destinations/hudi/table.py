@@ -3,10 +3,11 @@
 A table is `<warehouse>/<namespace>/<table>/`. Paths go through a pyarrow filesystem, so a
 `file://` warehouse (or a plain local path) works out of the box and `s3://` works with the
 lake's storage options (translated by `lake.storage`; hudi-rs takes the same object_store
-keys as deltalake). One writer per table: `lock()` takes an exclusive `fcntl.flock` on
-`.hoodie/.aux/sage.lock` (a folder Hudi itself reserves for auxiliary files, which readers
-ignore); on object stores, where no file lock exists, it serializes the writers of this process
-only.
+keys as deltalake). Writers of one table on one host take turns: `lock()` takes an exclusive
+`fcntl.flock` on `.hoodie/.aux/sage.lock` (a folder Hudi itself reserves for auxiliary files,
+which readers ignore). On object stores, where no file lock exists, and with option
+`hudi.lock: none`, it serializes the writers of this process only; other processes are caught by
+the timeline's optimistic check before the commit (`timeline.ConcurrentCommit`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Iterator, Mapping
 import pyarrow.fs as pafs
 
 from sage_pipelines.destinations.base import LakeSettings
+from sage_pipelines.destinations.hudi.settings import HudiSettings
 from sage_pipelines.destinations.lake.storage import delta_storage_options, filesystem, scheme, table_uri
 from sage_pipelines.errors import DestinationError
 
@@ -46,14 +48,16 @@ class TableLocation:
     uri: str  # what hudi-rs's HudiTableBuilder opens
     storage_options: Mapping[str, str]
     local: bool
+    host_lock: bool = False  # writers on this host take turns on a file lock
 
     @classmethod
     def of(cls, settings: LakeSettings, namespace: str, table: str) -> "TableLocation":
         uri = table_uri(settings.warehouse, namespace, table)  # checks the names
+        lock = HudiSettings.of(settings).lock
         fs, root = filesystem(settings)
         base = f"{root}/{namespace}/{table}"
         if scheme(settings.warehouse) == "file":
-            return cls(fs, base, base, {}, True)
+            return cls(fs, base, base, {}, True, host_lock=lock != "none")
         return cls(fs, base, uri, delta_storage_options(settings) or {}, False)
 
     def path(self, *parts: str) -> str:
@@ -82,7 +86,7 @@ class TableLocation:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive writer lock on this table for the duration of one write."""
-        if self.local:
+        if self.host_lock and self.local:
             os.makedirs(self.path(AUX), exist_ok=True)
             with open(self.path(AUX, "sage.lock"), "a+") as handle:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)

@@ -6,6 +6,12 @@ and renamed into place: readers use completed instants only, so a write becomes 
 or not at all. The requested instant is written before any data file because readers treat a
 file older than the earliest instant on the timeline as committed. Instant times are UTC
 `yyyyMMddHHmmssSSS`, strictly increasing over every instant already on the timeline.
+
+Writers of one table are not always kept apart by a lock (object stores; `hudi.lock: none`), so
+the rename is optimistic: right before it, the timeline is listed again, and a completed instant
+this write did not see when it read the timeline (another writer committed meanwhile, on data
+this write planned without) makes `complete` raise `ConcurrentCommit` instead; the write then
+removes everything of its own.
 """
 
 from __future__ import annotations
@@ -48,12 +54,29 @@ def _parse(name: str) -> Instant | None:
     return Instant(ts, action, state or "completed")
 
 
+class ConcurrentCommit(Exception):
+    """Another writer completed `instant` after this write read the timeline."""
+
+    def __init__(self, instant: Instant):
+        super().__init__(f"instant {instant.timestamp} ({instant.action}) was committed meanwhile")
+        self.instant = instant
+
+
 class Timeline:
-    """The instants of one table, read once per write (under the writer lock)."""
+    """The instants of one table, read once per write (under the writer lock, if any)."""
 
     def __init__(self, location: TableLocation):
         self.location = location
-        self.instants = sorted(i for i in map(_parse, location.list_names(HOODIE)) if i is not None)
+        self.instants = self._read()
+        self.seen = frozenset(self.completed)
+
+    def _read(self) -> list[Instant]:
+        return sorted(i for i in map(_parse, self.location.list_names(HOODIE)) if i is not None)
+
+    def unseen_completed(self) -> list[Instant]:
+        """Completed instants on the timeline now that were not there when this write read it."""
+        return [i for i in self._read()
+                if i.state == "completed" and i.action in COMPLETED_ACTIONS and i not in self.seen]
 
     @property
     def completed(self) -> list[Instant]:
@@ -83,11 +106,16 @@ class Timeline:
             self.instants.append(instant)
 
     def complete(self, timestamp: str, action: str, metadata: dict[str, Any]) -> None:
-        """Publish the write: the completed instant appears whole, by rename."""
+        """Publish the write: the completed instant appears whole, by rename, unless another
+        writer completed an instant since this write read the timeline (`ConcurrentCommit`)."""
         final = Instant(timestamp, action, "completed")
         temp = f"{AUX}/{final.file_name}.{timestamp}.tmp"
         try:
+            self.location.fs.create_dir(self.location.path(AUX), recursive=True)
             self.location.write_bytes(temp, json.dumps(metadata, indent=2).encode("utf-8"))
+            unseen = self.unseen_completed()
+            if unseen:
+                raise ConcurrentCommit(unseen[-1])
             self.location.fs.move(self.location.path(temp), self.location.path(HOODIE, final.file_name))
         except BaseException:
             self.location.delete(temp)

@@ -36,6 +36,7 @@ from sage_pipelines.destinations.hudi.table import (
     PartitionSpec,
     TableLocation,
 )
+from sage_pipelines.destinations.lake.rows import keep_absent
 from sage_pipelines.errors import DestinationError
 
 TARGET_FILE_ROWS = 1_000_000  # rows per base file before a new file group is started
@@ -69,6 +70,7 @@ class FileJob:
     updates: int = 0
     prev_rows: int = 0
     file_id: str = ""
+    keep: tuple[str, ...] = ()  # columns the upload lacks: updated rows keep `prev`'s values
 
     def __post_init__(self) -> None:
         if not self.file_id:
@@ -182,12 +184,13 @@ class Planner:
     """Plans one strategy's file jobs against the current slices of the table."""
 
     def __init__(self, location: TableLocation, schema: TableSchema, slices: list[Slice],
-                 partition_fields: tuple[str, ...]):
+                 partition_fields: tuple[str, ...], keep: Iterable[str] = ()):
         self.location = location
         self.schema = schema
         self.slices = slices
         self.partition_fields = partition_fields
         self.data_schema = schema.data_schema()
+        self.keep = tuple(keep)  # stored columns the upload lacks (an upsert keeps their values)
 
     def _candidates(self, incoming: pa.Table, pruning_columns: tuple[str, ...]) -> list[Slice]:
         """Slices that may hold matching rows: only the upload's partitions when the partition
@@ -216,7 +219,7 @@ class Planner:
             rows = incoming.filter(here)
             placed = pc.or_(placed, here)
             plan.jobs.append(FileJob(s.partition, prev=s, drop=_key_matcher(matched), inserts=[rows],
-                                     updates=rows.num_rows, prev_rows=len(old_keys)))
+                                     updates=rows.num_rows, prev_rows=len(old_keys), keep=self.keep))
         plan.updated = (pc.sum(pc.is_in(keys, value_set=pa.concat_arrays(found_keys))).as_py() or 0
                         if found_keys else 0)
         plan.inserted = incoming.num_rows - plan.updated
@@ -309,17 +312,19 @@ def write_job(location: TableLocation, schema: TableSchema, job: FileJob, instan
     relative = f"{job.partition}/{name}" if job.partition else name
     parts: list[pa.Table] = []
     dropped = 0
+    new = pa.concat_tables(job.inserts) if job.inserts else None
     if job.prev is not None:
         old = read_slice(location, job.prev)
         if job.drop is not None:
             mask = job.drop(old)
             dropped = pc.sum(mask).as_py() or 0
+            if job.keep and new is not None:
+                new = _keep_values(new, old.filter(mask), job.keep, data_schema)
             old = old.filter(pc.invert(mask))
         kept = conform(old, data_schema)
         meta = [old.column(COMMIT_TIME), old.column(SEQNO), old.column(RECORD_KEY),
                 old.column(PARTITION_PATH), pa.repeat(pa.scalar(name), old.num_rows)]
         parts.append(_with_meta(meta, kept, schema))
-    new = pa.concat_tables(job.inserts) if job.inserts else None
     if new is not None and new.num_rows:
         n = new.num_rows
         seq = pc.binary_join_element_wise(pa.scalar(f"{instant}_{task}_"),
@@ -344,6 +349,13 @@ def write_job(location: TableLocation, schema: TableSchema, job: FileJob, instan
         "totalLogSizeCompacted": 0, "totalUpdatedRecordsCompacted": 0, "totalLogBlocks": 0,
         "totalCorruptLogBlock": 0, "totalRollbackBlocks": 0,
     }
+
+
+def _keep_values(new: pa.Table, replaced: pa.Table, columns: tuple[str, ...], data_schema: pa.Schema) -> pa.Table:
+    """The upsert's rows with `columns` (which the upload lacks) taken from the rows they replace,
+    matched by record key; an older file without such a column reads it as NULL."""
+    wanted = pa.schema([pa.field(RECORD_KEY, pa.string())] + [data_schema.field(c) for c in columns])
+    return keep_absent(new, conform(replaced, wanted), (RECORD_KEY,), columns)
 
 
 def _with_meta(meta: list, data: pa.Table, schema: TableSchema) -> pa.Table:

@@ -13,7 +13,8 @@ expressions (about 39 s for 1M rows into 1M). Here a write is planned in Arrow i
 4. one transaction deletes the matching files, adds their surviving rows plus the upload as new
    files (split by the partition spec), stages any schema change, and commits one snapshot.
 
-upsert / delete_insert replace rows whose key / `delete_by` values occur in the upload; append
+upsert / delete_insert replace rows whose key / `delete_by` values occur in the upload (an upsert
+keeps the old values of the table's columns the upload lacks); append
 replaces the rows of the same `_sage_upload_id` (so a re-run does not duplicate); truncate_insert
 drops every file. A concurrent commit makes the whole plan start over from the new snapshot.
 
@@ -55,17 +56,19 @@ from pyiceberg.table.update.validate import ValidationException
 from sage_pipelines.destinations.base import LakeSettings, Strategy, TableSpec, WriteResult
 from sage_pipelines.destinations.iceberg.catalog import open_catalog
 from sage_pipelines.destinations.iceberg.schema import apply_schema_plan, iceberg_transform
-from sage_pipelines.destinations.lake.partitioning import TRANSFORMS, partition_fields
+from sage_pipelines.destinations.iceberg.capabilities import CAPABILITIES
+from sage_pipelines.destinations.lake.partitioning import partition_fields
 from sage_pipelines.destinations.lake.rows import (
     apply_strategy,
     counts,
     distinct_keys,
+    keep_absent,
     key_ranges,
     match_columns,
     matches,
 )
-from sage_pipelines.destinations.lake.destination import LakeDestination, lake_capabilities
-from sage_pipelines.destinations.lake.schema import conform, plan_schema, with_declared_types
+from sage_pipelines.destinations.lake.destination import LakeDestination
+from sage_pipelines.destinations.lake.schema import conform, plan_for, with_declared_types
 from sage_pipelines.errors import DestinationError
 
 KEY_SCAN_THREADS = 4
@@ -75,7 +78,7 @@ class IcebergDestination(LakeDestination):
     """Iceberg tables `namespace.table` in the lake's catalog."""
 
     format = "iceberg"
-    capabilities = lake_capabilities("Parquet data files + one Iceberg snapshot", TRANSFORMS)
+    capabilities = CAPABILITIES
     retry_on = (CommitFailedException, ValidationException, TableAlreadyExistsError)
 
     def __init__(self, settings: LakeSettings):
@@ -132,8 +135,8 @@ class IcebergDestination(LakeDestination):
         current, txn = self._begin(table, upload, partitions)
         io = current.io if current is not None else txn._table.io  # the staged table's FileIO
         old_schema = schema_to_pyarrow(current.schema(), include_field_ids=False) if current else None
-        plan = plan_schema(old_schema, upload.schema, table)
-        rewrite_all = apply_schema_plan(txn, old_schema, plan) if current is not None else False
+        plan = plan_for(self.describe(table), old_schema, upload.schema, table)
+        rewrite_all = apply_schema_plan(txn, old_schema, upload.schema, plan) if current is not None else False
         target = schema_to_pyarrow(txn.table_metadata.schema(), include_field_ids=False)
         data = conform(upload, target)
 
@@ -146,13 +149,14 @@ class IcebergDestination(LakeDestination):
                 predicate = AlwaysTrue()
                 removed = [task.file for task in current.scan().plan_files()]
                 existing = conform(current.scan().to_arrow(), target)
-                data, tally = apply_strategy(existing, data, table)
+                data, tally = apply_strategy(existing, data, table, plan.absent)
             elif table.strategy is Strategy.TRUNCATE_INSERT:
                 predicate = AlwaysTrue()
                 removed = [task.file for task in current.scan().plan_files()]
                 tally = counts(table.strategy, sum(f.record_count for f in removed), data.num_rows)
             else:
-                predicate, removed, survivors, matched = _replace_plan(current, data, table, target)
+                predicate, removed, survivors, matched, data = _replace_plan(current, data, table, target,
+                                                                             plan.absent)
                 tally = counts(table.strategy, matched, data.num_rows)
 
         properties = {"sage.upload-id": upload_id, "sage.strategy": table.strategy.value}
@@ -195,17 +199,18 @@ class IcebergDestination(LakeDestination):
         }
 
 
-def _replace_plan(current: Table, data: pa.Table, table: TableSpec,
-                  target: pa.Schema) -> tuple[BooleanExpression, list[DataFile], list[pa.Table], int]:
+def _replace_plan(current: Table, data: pa.Table, table: TableSpec, target: pa.Schema, absent: list[str]
+                  ) -> tuple[BooleanExpression, list[DataFile], list[pa.Table], int, pa.Table]:
     """Which files hold rows the upload replaces, and what survives of them.
 
-    Returns the pruning predicate, the files to remove, their surviving rows and how many rows
-    matched. Only key columns are read to decide; a matching file is then read whole.
+    Returns the pruning predicate, the files to remove, their surviving rows, how many rows
+    matched, and the upload's rows to write (an upsert keeps the replaced rows' values of the
+    `absent` columns). Only key columns are read to decide; a matching file is then read whole.
     """
     columns = match_columns(table)
     known = set(current.schema().column_names)
     if any(c not in known for c in columns):  # a key column the table never had matches nothing
-        return AlwaysFalse(), [], [], 0
+        return AlwaysFalse(), [], [], 0, data
     keys = distinct_keys(data, columns)
     predicate = _predicate(keys)
     metadata, io = current.metadata, current.io
@@ -216,6 +221,7 @@ def _replace_plan(current: Table, data: pa.Table, table: TableSpec,
 
     removed: list[DataFile] = []
     survivors: list[pa.Table] = []
+    replaced: list[pa.Table] = []
     matched = 0
     tasks = current.scan(row_filter=predicate).plan_files()
     # Key columns of candidate files are read in parallel on a pool of our own: ArrowScan itself
@@ -226,12 +232,17 @@ def _replace_plan(current: Table, data: pa.Table, table: TableSpec,
         if not hits:
             continue
         rows = ArrowScan(metadata, io, current.schema(), AlwaysTrue()).to_table([task])
-        kept = rows.filter(pc.invert(matches(rows, keys)))
+        hit = matches(rows, keys)
+        kept = rows.filter(pc.invert(hit))
         matched += rows.num_rows - kept.num_rows
         removed.append(task.file)
         if kept.num_rows:
             survivors.append(conform(kept, target))
-    return predicate, removed, survivors, matched
+        if absent and table.strategy is Strategy.UPSERT:
+            replaced.append(conform(rows.filter(hit), target))
+    if replaced:
+        data = keep_absent(data, pa.concat_tables(replaced), columns, absent)
+    return predicate, removed, survivors, matched, data
 
 
 def _predicate(keys: pa.Table) -> BooleanExpression:

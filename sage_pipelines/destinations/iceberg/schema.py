@@ -30,7 +30,7 @@ from pyiceberg.types import (
 )
 
 from sage_pipelines.destinations.lake.partitioning import Transform
-from sage_pipelines.destinations.lake.schema import SchemaPlan
+from sage_pipelines.destinations.evolution import SchemaPlan
 
 
 def iceberg_type(t: pa.DataType) -> IcebergType:
@@ -65,26 +65,28 @@ def promotable_in_place(old: pa.DataType, new: pa.DataType) -> bool:
     return pa.types.is_integer(old) and pa.types.is_integer(new)
 
 
-def apply_schema_plan(txn: Transaction, existing: pa.Schema, plan: SchemaPlan) -> bool:
-    """Stage `plan` in `txn`; True when stored files must be rewritten (a replaced column)."""
-    replaced = [f for f in plan.widened if not promotable_in_place(existing.field(f.name).type, f.type)]
-    promoted = [f for f in plan.widened if f not in replaced]
+def apply_schema_plan(txn: Transaction, existing: pa.Schema, incoming: pa.Schema, plan: SchemaPlan) -> bool:
+    """Stage `plan` in `txn` (column types from the upload's schema `incoming`); True when stored
+    files must be rewritten (a replaced column)."""
+    replaced = [c.name for c in plan.widened
+                if not promotable_in_place(existing.field(c.name).type, incoming.field(c.name).type)]
+    promoted = [c.name for c in plan.widened if c.name not in replaced]
     if plan.added or promoted:
         with txn.update_schema() as update:
-            for f in plan.added:
-                update.add_column(f.name, iceberg_type(f.type))
-            for f in promoted:
-                update.update_column(f.name, field_type=iceberg_type(f.type))
+            for c in plan.added:
+                update.add_column(c.name, iceberg_type(incoming.field(c.name).type))
+            for name in promoted:
+                update.update_column(name, field_type=iceberg_type(incoming.field(name).type))
     if replaced:
         with txn.update_schema() as update:
-            for f in replaced:
-                update.delete_column(f.name)
+            for name in replaced:
+                update.delete_column(name)
         with txn.update_schema() as update:
-            for f in replaced:
-                update.add_column(f.name, iceberg_type(f.type))
-                position = existing.get_field_index(f.name)
+            for name in replaced:
+                update.add_column(name, iceberg_type(incoming.field(name).type))
+                position = existing.get_field_index(name)
                 if position == 0:
-                    update.move_first(f.name)
+                    update.move_first(name)
                 else:
-                    update.move_after(f.name, existing.field(position - 1).name)
+                    update.move_after(name, existing.field(position - 1).name)
     return bool(replaced)

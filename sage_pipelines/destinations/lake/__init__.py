@@ -4,6 +4,8 @@
   `LakeSettings` (credentials read at use time, never kept).
 - `partitioning`: the YAML's partition transforms, parsed and checked once.
 - `rows`: collect an upload, refuse NULL keys, last row per key, match existing rows against
-  an upload's keys, key ranges for pruning, and the strategies applied in Arrow.
-- `schema`: the schema-change policy (add, widen, cast, refuse) and conforming data to it.
+  an upload's keys, key ranges for pruning, the strategies applied in Arrow, and the old values
+  an upsert keeps for the columns its upload lacks.
+- `schema`: Arrow schemas as the logical columns the schema-evolution planner
+  (`destinations.evolution`) compares, the schema after its plan, and data conformed to it.
 """

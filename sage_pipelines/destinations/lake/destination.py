@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from sage_pipelines.destinations.base import Capabilities, LakeSettings, Strategy, TableSpec, WriteResult
+from sage_pipelines.destinations.base import Capabilities, LakeSettings, TableSpec, WriteResult
 from sage_pipelines.destinations.lake.rows import collect, prepare
 from sage_pipelines.errors import DestinationError
 
@@ -24,17 +24,11 @@ DEFAULT_NAMESPACE = "default"
 MAX_ATTEMPTS = 8
 
 
-def lake_capabilities(bulk_load: str, transforms: frozenset[str]) -> Capabilities:
-    """Lakes take every strategy, namespaces and partitioning, and commit atomically."""
-    return Capabilities(strategies=frozenset(Strategy), bulk_load=bulk_load, max_identifier_length=255,
-                        supports_schemas=True, supports_partitioning=True, transactional=True,
-                        partition_transforms=transforms)
-
-
 class LakeDestination:
     """Base of the lake destinations: subclasses set `format`, `retry_on` and `write_once`."""
 
     format: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities]
     retry_on: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self, settings: LakeSettings):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -120,10 +121,12 @@ def counts(strategy: Strategy, matched: int, rows: int) -> Counts:
     return Counts(inserted=rows, deleted=matched)
 
 
-def apply_strategy(existing: pa.Table, upload: pa.Table, table: TableSpec) -> tuple[pa.Table, Counts]:
+def apply_strategy(existing: pa.Table, upload: pa.Table, table: TableSpec,
+                   absent: Sequence[str] = ()) -> tuple[pa.Table, Counts]:
     """The table after the write, computed in Arrow (for rewrites of a whole table).
 
-    `existing` and `upload` must already share one schema; `upload` has been `prepare`d.
+    `existing` and `upload` must already share one schema; `upload` has been `prepare`d; `absent`
+    names the table columns the upload lacks (an upsert keeps their values on updated rows).
     """
     columns = match_columns(table)
     if not columns:
@@ -131,7 +134,26 @@ def apply_strategy(existing: pa.Table, upload: pa.Table, table: TableSpec) -> tu
     mask = matches(existing, distinct_keys(upload, columns))
     matched = pc.sum(mask).as_py() or 0
     kept = existing.filter(pc.invert(mask))
+    if table.strategy is Strategy.UPSERT:
+        upload = keep_absent(upload, existing.filter(mask), columns, absent)
     return pa.concat_tables([kept, upload]), counts(table.strategy, matched, upload.num_rows)
+
+
+def keep_absent(upload: pa.Table, replaced: pa.Table, keys: Sequence[str], absent: Sequence[str]) -> pa.Table:
+    """`upload` whose `absent` columns (the table's columns the upload lacks, NULL in `upload`)
+    hold the values of the `replaced` row with the same key, and stay NULL for new keys: an
+    upsert updates only the columns it was given. Same schema and row order as `upload`."""
+    absent = [c for c in absent if c in upload.column_names and c in replaced.column_names]
+    if not absent or upload.num_rows == 0 or replaced.num_rows == 0:
+        return upload
+    keys = list(keys)
+    old = last_per_key(replaced.select(keys + absent), keys)
+    old = pa.table([old.column(c).cast(upload.schema.field(c).type) for c in old.column_names],
+                   names=old.column_names)
+    order = pa.array(np.arange(upload.num_rows, dtype=np.int64))
+    left = upload.drop_columns(absent).append_column(_ROW, order)
+    joined = left.join(old, keys=keys, join_type="left outer", use_threads=False).sort_by(_ROW)
+    return pa.Table.from_arrays([joined.column(n) for n in upload.column_names], schema=upload.schema)
 
 
 IN_LIST_LIMIT = 256  # up to this many distinct values a predicate lists them; beyond, a range

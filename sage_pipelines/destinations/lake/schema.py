@@ -1,22 +1,21 @@
-"""Schema change for lake tables: compare the table's schema with the upload's, decide, conform.
+"""Lake table schemas in the planner's terms: Arrow schemas <-> logical columns, and data conformed.
 
-One policy for every format: a new column is added (nullable); a column whose upload type is
-wider than the table's (`ColumnType.can_widen_to`) is widened; an upload type narrower than the
-table's is cast up to it; anything else, or any change under `schema_change: freeze`, is a
-`SchemaChangeError` raised before a single file is written. A table column the upload lacks is
-filled with NULLs. Each format then applies the plan its own way (Iceberg `update_schema`,
-Delta `schema_mode`), rewriting stored files only when its format cannot widen a type in place.
+Iceberg, Delta and Hudi ask the one schema-evolution planner (`destinations.evolution`) what a
+write does to a table's columns; this module maps an Arrow schema (Iceberg's and Delta's schemas
+convert to one) to the logical columns the planner compares, builds the table's Arrow schema
+after the plan, and conforms data to it: columns in the table's order and types, the ones an
+upload lacks as NULLs. Each format then applies the plan its own way (Iceberg `update_schema`,
+Delta `schema_mode`, Hudi's commit schema), rewriting stored files only when its format cannot
+widen a type in place.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pyarrow as pa
 
-from sage_pipelines.destinations.base import SchemaChange, TableSpec
-from sage_pipelines.errors import SchemaChangeError
-from sage_pipelines.types import ColumnType, Kind
+from sage_pipelines.destinations.base import TableSpec
+from sage_pipelines.destinations.evolution import SchemaPlan, Unmodeled, plan_schema
+from sage_pipelines.types import Column, ColumnType, Kind
 
 
 def logical(t: pa.DataType) -> ColumnType | None:
@@ -36,56 +35,30 @@ def logical(t: pa.DataType) -> ColumnType | None:
     return None
 
 
-def _fits(inner: pa.DataType, outer: pa.DataType) -> bool:
-    a, b = logical(inner), logical(outer)
-    return a is not None and b is not None and a.can_widen_to(b)
+def logical_columns(schema: pa.Schema) -> list[Column | Unmodeled]:
+    """A lake table's (or an upload's) Arrow schema as the schema-evolution planner takes it."""
+    out: list[Column | Unmodeled] = []
+    for f in schema:
+        t = logical(f.type)
+        out.append(Unmodeled(f.name, f.nullable) if t is None else Column(f.name, t, f.nullable))
+    return out
 
 
-@dataclass
-class SchemaPlan:
-    """What a write does to a table's schema. `target` is the schema after the write."""
-
-    target: pa.Schema
-    added: list[pa.Field] = field(default_factory=list)
-    widened: list[pa.Field] = field(default_factory=list)  # with their new type
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.widened)
+def plan_for(name: str, existing: pa.Schema | None, incoming: pa.Schema, table: TableSpec) -> SchemaPlan:
+    """The planner's decision for writing `incoming` into a table of schema `existing` (None: a
+    new table); refused plans raise `SchemaChangeError` here, before anything is written."""
+    stored = None if existing is None else logical_columns(existing)
+    upload = [c for c in logical_columns(incoming) if isinstance(c, Column)]
+    return plan_schema(name, stored, upload, table.schema_change).check()
 
 
-def plan_schema(existing: pa.Schema | None, incoming: pa.Schema, table: TableSpec) -> SchemaPlan:
-    """Decide the table's schema after writing an upload of schema `incoming`."""
-    if existing is None:
-        return SchemaPlan(target=incoming)
-    fields = {f.name: f for f in existing}
-    added: list[pa.Field] = []
-    widened: list[pa.Field] = []
-    for f in incoming:
-        old = fields.get(f.name)
-        if old is None:
-            added.append(f.with_nullable(True))
-        elif logical(old.type) == logical(f.type) or _fits(f.type, old.type):
-            continue
-        elif _fits(old.type, f.type):
-            widened.append(old.with_type(f.type))
-            fields[f.name] = old.with_type(f.type)
-        else:
-            raise SchemaChangeError(
-                f"{table.qualified_name}: column {f.name!r} is {logical(old.type) or old.type} in the "
-                f"table but {logical(f.type) or f.type} in the upload, which cannot be converted")
-    incoming_names = set(incoming.names)
-    for name, f in fields.items():
-        if name not in incoming_names and not f.nullable:
-            raise SchemaChangeError(f"{table.qualified_name}: required column {name!r} is missing "
-                                    "from the upload")
-    if (added or widened) and table.schema_change is SchemaChange.FREEZE:
-        what = [f"new column {f.name!r}" for f in added] + [f"wider type for {f.name!r} ({f.type})"
-                                                             for f in widened]
-        raise SchemaChangeError(f"{table.qualified_name}: schema_change is freeze but the upload "
-                                f"brings {', '.join(what)}")
-    target = pa.schema([fields[f.name] for f in existing] + added)
-    return SchemaPlan(target=target, added=added, widened=widened)
+def target_schema(existing: pa.Schema, incoming: pa.Schema, plan: SchemaPlan) -> pa.Schema:
+    """The table's Arrow schema after `plan`: its fields in order (widened ones with the upload's
+    type), then the added fields (nullable)."""
+    widened = {c.name for c in plan.widened}
+    fields = [incoming.field(f.name).with_nullable(f.nullable) if f.name in widened else f for f in existing]
+    fields += [incoming.field(c.name).with_nullable(True) for c in plan.added]
+    return pa.schema(fields)
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:

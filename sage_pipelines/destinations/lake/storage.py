@@ -27,7 +27,9 @@ from urllib.parse import unquote, urlparse
 import pyarrow.fs as pafs
 
 from sage_pipelines.destinations.base import LakeSettings
+from sage_pipelines.destinations.lake.capabilities import FOLDER_NAMES
 from sage_pipelines.errors import ConfigError
+from sage_pipelines.name_rules import name_problem
 
 _PYARROW = {"access_key_id": "access_key", "secret_access_key": "secret_key",
             "session_token": "session_token", "region": "region", "endpoint": "endpoint_override"}
@@ -60,11 +62,17 @@ def warehouse_uri(warehouse: str) -> str:
     return warehouse.rstrip("/")
 
 
+def folder_name_problem(part: str) -> str | None:
+    """Why `part` cannot be the folder of a Delta or Hudi table or namespace, or None."""
+    return name_problem(part) or FOLDER_NAMES.problem(part)
+
+
 def table_uri(warehouse: str, namespace: str, table: str) -> str:
     """`<warehouse>/<namespace>/<table>` (Delta and Hudi table roots)."""
     for part in (namespace, table):
-        if not part or "/" in part or part in (".", ".."):
-            raise ConfigError(f"lake table {namespace}.{table}: {part!r} is not a valid name")
+        problem = folder_name_problem(part)
+        if problem:
+            raise ConfigError(f"lake table {namespace}.{table}: {part!r} is not a valid name: {problem}")
     return f"{warehouse_uri(warehouse)}/{namespace}/{table}"
 
 

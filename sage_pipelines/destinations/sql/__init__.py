@@ -6,12 +6,14 @@ how to connect, lock and bulk-load, and the statements whose syntax differs) plu
 upload through the database's bulk path, apply the strategy with one set-based statement, all
 inside one transaction.
 
-Adding a database (e.g. SQL Server) is one module with a `Dialect` subclass and a two-line
-`SqlDestination` subclass (see `postgres.py`, `mysql.py`, `duckdb.py`):
-- data: `kind`, `capabilities`, `type_map` (DDL strings + information_schema names), `q` (a
-  `Quoter` over the SQLAlchemy dialect, with the identifier limit), `param` (the driver's
-  placeholder), `transactional_ddl`, `driver_errors`;
-- driver: `connect` (via `destinations.drivers`), `begin`, `serialize_ddl`/`release` (make writers of
+A database kind (its folder `destinations/<kind>/`, see the package docstring) plugs in a
+`Dialect` subclass and a two-line `SqlDestination` subclass:
+- data: `kind`, `capabilities` (the kind's, incl. `transactional_ddl`), `type_map` (DDL strings +
+  information_schema names), `q` (a `Quoter` over the SQLAlchemy dialect and the kind's
+  identifier rules), `param` (the driver's placeholder), `driver_errors`, `client` (the kind's
+  connect code, `connect.Client`, shared with `connections test`);
+- driver: `connect` (the client's, plus what the dialect notes per connection), `begin`,
+  `serialize_ddl`/`release` (make writers of
   one table take turns), `lock_table`, `create_staging`/`load_staging`/`drop_staging` (the bulk
   path; `staging.encode_text` gives the escaped tab-separated text COPY / LOAD DATA read);
 - statements that differ: e.g. `upsert_sql` (MERGE), `delete_matching_sql`, `widen_column_sql`,

@@ -24,12 +24,12 @@ from sage_pipelines.destinations.base import (
     TableSpec,
     WriteResult,
 )
+from sage_pipelines.destinations.evolution import plan_schema
+from sage_pipelines.destinations.sql.connect import explain_connect_error
 from sage_pipelines.destinations.sql.dialect import ColumnDef, Dialect, Target
-from sage_pipelines.destinations.sql.evolution import Wanted, plan_changes
 from sage_pipelines.destinations.sql.staging import ROW_COLUMN, StagedRows
 from sage_pipelines.errors import DestinationError, SageError
 from sage_pipelines.security import known_secrets, redact
-from sage_pipelines.destinations.drivers import explain_connect_error
 from sage_pipelines.types import Column
 
 MAX_UPLOAD_ID = 64  # _sage_upload_id is VARCHAR(64)
@@ -103,7 +103,7 @@ class SqlDestination:
         except SageError:
             raise
         except Exception as exc:  # noqa: BLE001 - every driver failure becomes one clear line
-            _, reason = explain_connect_error(self.settings, exc, (self._secret(),))
+            _, reason = explain_connect_error(self.settings, exc, self.dialect.client.hints, (self._secret(),))
             raise DestinationError(f"connection {self.connection_label!r} ({self.dialect.kind}): "
                                    f"cannot connect: {reason}") from None
 
@@ -179,12 +179,16 @@ class SqlDestination:
             except Exception:  # noqa: BLE001 - as above
                 pass
 
-    def _column_defs(self, table: TableSpec, columns: tuple[Column, ...]) -> list[ColumnDef]:
+    @staticmethod
+    def _keys(table: TableSpec) -> set[str]:
         """Key and delete_by columns are NOT NULL: SQL's `=` never matches NULL, so a NULL there
         could never be updated or replaced; such a row is refused instead."""
-        keys = set(table.primary_key)
         if table.strategy is Strategy.DELETE_INSERT:
-            keys |= set(table.effective_delete_by)
+            return set(table.primary_key) | set(table.effective_delete_by)
+        return set(table.primary_key)
+
+    def _column_defs(self, table: TableSpec, columns: tuple[Column, ...]) -> list[ColumnDef]:
+        keys = self._keys(table)
         tm = self.dialect.type_map
         return [ColumnDef(c.name, tm.ddl(c.type, key=c.name in keys),
                           nullable=c.nullable and c.name not in keys)
@@ -207,20 +211,19 @@ class SqlDestination:
             return
         if table.strategy is Strategy.UPSERT:
             self._require_unique_key(conn, table, target)
-        keys = set(table.primary_key) | (set(table.effective_delete_by)
-                                         if table.strategy is Strategy.DELETE_INSERT else set())
-        wanted = [Wanted(c, d.type_map.stored(c.type, key=c.name in keys)) for c in table.table_columns]
-        have = {d.q.fold(c.name): d.type_map.from_catalog(c) for c in existing}
-        plan = plan_changes(target.label, have, wanted, table.schema_change, d.q.fold)
-        by_name = {x.name: x for x in defs}
-        for w in plan.add:
-            d.run(conn, d.add_column_sql(target, by_name[w.column.name]))
-            undo.append(d.drop_column_sql(target, w.column.name))
-        for w in plan.widen:
-            wide = by_name[w.column.name]
-            d.run(conn, d.widen_column_sql(target, wide))
-            old = have[d.q.fold(w.column.name)]
-            undo.append(d.widen_column_sql(target, ColumnDef(wide.name, d.type_map.ddl(old), wide.nullable)))
+        keys = self._keys(table)
+        tm, fold = d.type_map, d.q.fold
+        upload = [Column(c.name, tm.stored(c.type, key=c.name in keys), c.nullable) for c in table.table_columns]
+        plan = plan_schema(target.label, [tm.logical(c) for c in existing], upload, table.schema_change,
+                           fold=fold).check()
+        by_name = {fold(x.name): x for x in defs}
+        for c in plan.added:
+            d.run(conn, d.add_column_sql(target, by_name[fold(c.name)]))
+            undo.append(d.drop_column_sql(target, c.name))
+        for c in plan.widened:
+            wide = by_name[fold(c.name)]
+            d.widen_column(conn, target, ColumnDef(c.name, wide.ddl, c.nullable))
+            undo.append(d.widen_column_sql(target, ColumnDef(c.name, tm.ddl(c.table_type), c.nullable)))
 
     def _require_unique_key(self, conn: Any, table: TableSpec, target: Target) -> None:
         """An upsert into an existing table needs a unique key on exactly the primary key

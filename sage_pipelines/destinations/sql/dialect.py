@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import pyarrow as pa
 from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
+from sage_pipelines.destinations.sql.connect import Client
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import StagedRows
 from sage_pipelines.destinations.sql.typemap import CatalogColumn, TypeMap
@@ -50,13 +51,19 @@ class Dialect:
     type_map: TypeMap = TypeMap()
     q: Quoter
     param: str = "%s"
-    transactional_ddl: bool = True  # False: DDL commits (MySQL), so it runs before the data transaction
     driver_errors: tuple[type[BaseException], ...] = ()
+    client: Client  # the kind's connect code, shared with `connections test`
+
+    @property
+    def transactional_ddl(self) -> bool:
+        """False: DDL commits on its own (MySQL), so it runs before the data transaction."""
+        return self.capabilities.transactional_ddl
 
     # --- driver --------------------------------------------------------------------------
 
     def connect(self, settings: ConnectionSettings) -> Any:
-        raise NotImplementedError
+        """A connection for one write: the kind's client opens it as `connections test` does."""
+        return self.client.open(settings, None)
 
     def begin(self, conn: Any) -> None:
         """Start the write's transaction."""
@@ -68,7 +75,7 @@ class Dialect:
         conn.rollback()
 
     def close(self, conn: Any) -> None:
-        conn.close()
+        self.client.close(conn)
 
     def run(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> int:
         """Execute one statement; the number of rows it affected."""
@@ -121,10 +128,11 @@ class Dialect:
         rows = self.query(
             conn,
             "SELECT column_name, data_type, character_maximum_length, numeric_precision, "
-            "numeric_scale FROM information_schema.columns "
+            "numeric_scale, is_nullable FROM information_schema.columns "
             f"WHERE table_schema = {self.param} AND table_name = {self.param} ORDER BY ordinal_position",
             (target.schema, target.name))
-        return [CatalogColumn(r[0], str(r[1]).lower(), r[2], r[3], r[4]) for r in rows]
+        return [CatalogColumn(r[0], str(r[1]).lower(), r[2], r[3], r[4], nullable=str(r[5]).upper() != "NO")
+                for r in rows]
 
     def unique_keys(self, conn: Any, target: Target) -> list[frozenset[str]]:
         """The column sets of the table's PRIMARY KEY and UNIQUE constraints."""
@@ -199,6 +207,10 @@ class Dialect:
 
     def drop_column_sql(self, target: Target, name: str) -> str:
         return f"ALTER TABLE {self.table(target)} DROP COLUMN {self.q.ident(name)}"
+
+    def widen_column(self, conn: Any, target: Target, column: ColumnDef) -> None:
+        """Change an existing column to the wider type of `column` (schema evolution)."""
+        self.run(conn, self.widen_column_sql(target, column))
 
     def widen_column_sql(self, target: Target, column: ColumnDef) -> str:
         return (f"ALTER TABLE {self.table(target)} ALTER COLUMN {self.q.ident(column.name)} "

@@ -14,23 +14,21 @@ from typing import Iterable
 
 from sqlalchemy.engine.interfaces import Dialect as SADialect
 
+from sage_pipelines.destinations.base import IdentifierRules
 from sage_pipelines.errors import DestinationError
 
 
 @dataclass(frozen=True)
 class Quoter:
-    """Quotes identifiers for one dialect and checks them against its limits.
-
-    `length_in_bytes`: PostgreSQL counts the limit in UTF-8 bytes, MySQL in characters.
-    `case_insensitive`: MySQL and DuckDB compare column names without case, so `Id` and `id`
-    are the same column there.
-    """
+    """Quotes identifiers for one dialect and checks them against its `IdentifierRules` (the
+    kind's capabilities, which the validator checks at `materializations apply` too)."""
 
     sa_dialect: SADialect
-    max_length: int
-    length_in_bytes: bool = False
-    case_insensitive: bool = False
-    no_trailing_space: bool = False
+    rules: IdentifierRules
+
+    @property
+    def max_length(self) -> int:
+        return self.rules.max_length
 
     def ident(self, name: str) -> str:
         return self.sa_dialect.identifier_preparer.quote_identifier(name)
@@ -40,20 +38,12 @@ class Quoter:
 
     def fold(self, name: str) -> str:
         """The form under which the database compares names."""
-        return name.lower() if self.case_insensitive else name
+        return name.lower() if self.rules.case_insensitive else name
 
     def check(self, name: str, what: str) -> None:
-        if not isinstance(name, str) or not name:
-            raise DestinationError(f"{what}: an empty name is not allowed")
-        if "\x00" in name:
-            raise DestinationError(f"{what} {name!r}: a name cannot contain a NUL character")
-        if self.no_trailing_space and name != name.rstrip(" "):
-            raise DestinationError(f"{what} {name!r}: a name cannot end with a space here")
-        length = len(name.encode("utf-8")) if self.length_in_bytes else len(name)
-        if length > self.max_length:
-            unit = "bytes" if self.length_in_bytes else "characters"
-            raise DestinationError(f"{what} {name!r} is {length} {unit} long; "
-                                   f"this database allows at most {self.max_length}")
+        problem = self.rules.problem(name)
+        if problem:
+            raise DestinationError(f"{what} {name!r}: {problem}")
 
     def check_columns(self, names: Iterable[str], where: str) -> None:
         seen: dict[str, str] = {}

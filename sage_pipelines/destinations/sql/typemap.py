@@ -2,7 +2,7 @@
 
 A dialect declares its `TypeMap` (a few format strings and catalog names); the same table
 drives CREATE/ALTER and reading a live table's columns back into `ColumnType`s, which is what
-schema evolution compares. `stored` says what a declared type really becomes in this database
+the schema-evolution planner (`destinations.evolution`) compares. `stored` says what a declared type really becomes in this database
 (DuckDB ignores VARCHAR lengths; MySQL cannot key a TEXT column), so comparisons are made
 between like and like.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sage_pipelines.types import ColumnType, Kind
+from sage_pipelines.destinations.evolution import Unmodeled
+from sage_pipelines.types import Column, ColumnType, Kind
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class CatalogColumn:
     precision: int | None = None
     scale: int | None = None
     column_type: str = ""  # MySQL's full column_type, e.g. "tinyint(1)"
+    nullable: bool = True  # information_schema.columns.is_nullable
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,8 @@ class TypeMap:
         if kind is Kind.DECIMAL:
             return ColumnType(Kind.DECIMAL, c.precision, c.scale)
         return ColumnType(kind)
+
+    def logical(self, c: CatalogColumn) -> Column | Unmodeled:
+        """An existing column as the schema-evolution planner takes it."""
+        t = self.from_catalog(c)
+        return Unmodeled(c.name, c.nullable) if t is None else Column(c.name, t, c.nullable)

@@ -1,36 +1,18 @@
-"""SQL Server destination (pymssql): `#staging` table, then one T-SQL statement per strategy in
-one transaction. The dialect (`dialect.py`) holds every difference from the shared SQL core; the
-values' way into T-SQL is `literals.py`, the statement sizes `batching.py`, the types `typemap.py`.
+"""SQL Server through pymssql: a `#staging` table loaded by INSERT ... VALUES batches, then one
+T-SQL statement per strategy in one transaction.
+
+`capabilities` and `settings` are data (imported with the registry); `client` opens connections
+(for writes and `connections test`, with the TDS version of the settings), `typemap` maps the
+logical types and checks key sizes, `dialect` holds every difference from the shared SQL core,
+`literals` / `batching` the values' way into T-SQL, `destination` the destination class. The
+driver is imported only with `client` / `dialect`.
 """
 
-from __future__ import annotations
+from sage_pipelines.destinations.base import DestinationKind
+from sage_pipelines.destinations.sqlserver.capabilities import CAPABILITIES
+from sage_pipelines.destinations.sqlserver.settings import SQLServerSettings
 
-from sage_pipelines.destinations.base import Strategy, TableSpec
-from sage_pipelines.destinations.sql import SqlDestination
-from sage_pipelines.destinations.sqlserver.dialect import SQLServerDialect
-from sage_pipelines.destinations.sqlserver.typemap import (
-    CLUSTERED_KEY_BYTES,
-    INDEX_KEY_BYTES,
-    check_key_size,
-)
-
-
-class SQLServerDestination(SqlDestination):
-    """A SQL Server database reached with pymssql (`host`, `port`, `user`, `database`; options
-    `tds_version`, `encryption`, `charset`, `appname`); a table's schema is created when missing.
-    The password is asked of the settings only when connecting."""
-
-    dialect_class = SQLServerDialect
-
-    def _check(self, table: TableSpec, upload_id: str) -> None:
-        super()._check(table, upload_id)
-        by_name = {c.name: c for c in table.columns}
-        if table.strategy is Strategy.UPSERT:
-            check_key_size(table.qualified_name, "primary_key",
-                           [by_name[k] for k in table.primary_key], CLUSTERED_KEY_BYTES)
-        if table.strategy is Strategy.DELETE_INSERT:
-            check_key_size(table.qualified_name, "delete_by",
-                           [by_name[k] for k in table.effective_delete_by], INDEX_KEY_BYTES)
-
-
-__all__ = ["SQLServerDestination", "SQLServerDialect"]
+KIND = DestinationKind(
+    name="sqlserver", family="database", capabilities=CAPABILITIES, settings=SQLServerSettings,
+    destination="sage_pipelines.destinations.sqlserver.destination:SQLServerDestination",
+    client="sage_pipelines.destinations.sqlserver.client:CLIENT")

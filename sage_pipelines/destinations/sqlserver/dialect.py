@@ -24,7 +24,6 @@ transaction.
 from __future__ import annotations
 
 import hashlib
-import socket
 import uuid
 from typing import Any, Sequence
 
@@ -32,68 +31,36 @@ import pyarrow as pa
 import pymssql
 from sqlalchemy.dialects import mssql
 
-from sage_pipelines.destinations.base import Capabilities, ConnectionSettings
 from sage_pipelines.destinations.sql import Dialect, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
 from sage_pipelines.destinations.sql.staging import ROW_COLUMN, StagedRows
 from sage_pipelines.destinations.sql.typemap import CatalogColumn
 from sage_pipelines.destinations.sqlserver import batching, literals
+from sage_pipelines.destinations.sqlserver.capabilities import CAPABILITIES
+from sage_pipelines.destinations.sqlserver.client import CLIENT
 from sage_pipelines.destinations.sqlserver.literals import PARAM
 from sage_pipelines.destinations.sqlserver.typemap import TYPE_MAP
 from sage_pipelines.errors import DestinationError
-from sage_pipelines.destinations.drivers import pymssql_kwargs
 
-MAX_IDENTIFIER_LENGTH = 128
-CONNECT_TIMEOUT_SECONDS = 10
-QUERY_TIMEOUT_SECONDS = 0  # pymssql: 0 waits as long as the statement runs (bulk writes)
 LOCK_TIMEOUT_MS = 300_000
-DEFAULT_TDS_VERSION = "7.4"  # DATE and DATETIME2 come back as Python dates and datetimes
 MERGE_ACTIONS = "@sage_merge"
 RN_COLUMN = "_sage_rn"
-
-# Set on every connection: errors abort and roll back the whole transaction; truncation and
-# overflow are errors, not warnings; NULL and quoted-identifier behave as the standard says.
-SESSION_SETTINGS = (
-    "SET XACT_ABORT ON; SET ANSI_NULLS ON; SET ANSI_PADDING ON; SET ANSI_WARNINGS ON; "
-    "SET ARITHABORT ON; SET CONCAT_NULL_YIELDS_NULL ON; SET QUOTED_IDENTIFIER ON; "
-    "SET NUMERIC_ROUNDABORT OFF; SET IMPLICIT_TRANSACTIONS OFF; SET NOCOUNT OFF;")
 
 
 class SQLServerDialect(Dialect):
     kind = "sqlserver"
     default_schema_label = "dbo"
-    capabilities = Capabilities(
-        bulk_load="INSERT ... VALUES batches (1,000 rows / 2,099 values per statement, "
-                  "10,000 rows per round trip) into a #staging table",
-        max_identifier_length=MAX_IDENTIFIER_LENGTH, supports_schemas=True, transactional=True)
+    capabilities = CAPABILITIES
     type_map = TYPE_MAP
     # The default collation compares names without case; a name ending in spaces equals the
     # name without them.
-    q = Quoter(mssql.dialect(), max_length=MAX_IDENTIFIER_LENGTH, case_insensitive=True,
-               no_trailing_space=True)
+    q = Quoter(mssql.dialect(), CAPABILITIES.table_names)
     param = PARAM
-    transactional_ddl = True
     driver_errors = (pymssql.Error,)
+    client = CLIENT
 
     # --- driver --------------------------------------------------------------------------
-
-    def connect(self, settings: ConnectionSettings) -> Any:
-        kwargs = pymssql_kwargs(settings, CONNECT_TIMEOUT_SECONDS)  # the same as `connections test`
-        # FreeTDS reports an unknown host as "Unknown error"; resolving first names the host.
-        socket.getaddrinfo(str(kwargs["server"]).split("\\")[0], kwargs["port"])  # host\\instance
-        kwargs.setdefault("tds_version", DEFAULT_TDS_VERSION)
-        kwargs.update(timeout=QUERY_TIMEOUT_SECONDS, autocommit=True, charset="UTF-8")
-        password = settings.password()
-        if password is not None:
-            kwargs["password"] = password
-        conn = pymssql.connect(**kwargs)
-        try:
-            self.run(conn, SESSION_SETTINGS)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     def begin(self, conn: Any) -> None:
         self.run(conn, "BEGIN TRANSACTION")
@@ -135,12 +102,12 @@ class SQLServerDialect(Dialect):
     def table_columns(self, conn: Any, target: Target) -> list[CatalogColumn]:
         rows = self.query(conn, self.table_columns_sql(), (target.schema, target.name))
         # CHARACTER_MAXIMUM_LENGTH is -1 for (N)VARCHAR(MAX): unbounded
-        return [CatalogColumn(r[0], str(r[1]).lower(), None if r[2] == -1 else r[2], r[3], r[4])
-                for r in rows]
+        return [CatalogColumn(r[0], str(r[1]).lower(), None if r[2] == -1 else r[2], r[3], r[4],
+                              nullable=str(r[5]).upper() != "NO") for r in rows]
 
     def table_columns_sql(self) -> str:
         return ("SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
-                "NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS "
+                "NUMERIC_SCALE, IS_NULLABLE FROM INFORMATION_SCHEMA.COLUMNS "
                 f"WHERE TABLE_SCHEMA = {PARAM} AND TABLE_NAME = {PARAM} ORDER BY ORDINAL_POSITION")
 
     # --- locks ---------------------------------------------------------------------------

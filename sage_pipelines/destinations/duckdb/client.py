@@ -1,0 +1,74 @@
+"""Opening a DuckDB file: the one way writes and `connections test` do it.
+
+The file opens read-write, as a write needs it: a file another process holds (DuckDB allows one
+writing process per file, and a read-only reader blocks writers too), a file that cannot be
+written, or a missing directory fails here, for the test as for the write. A missing file is
+created, as the first write would. Connections to one file from this process take turns on a
+lock held from `open_connection` to `close_connection`: DuckDB's catalog is not safe to use
+from two connections at once while Arrow streams are being scanned.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sage_pipelines.destinations.base import ConnectionSettings
+from sage_pipelines.destinations.duckdb.settings import MEMORY, DuckDBSettings
+from sage_pipelines.destinations.sql.connect import Client, ConnectHints
+
+RETRY_SECONDS = 0.2
+
+_file_locks: dict[str, threading.Lock] = {}
+_file_locks_guard = threading.Lock()
+_held: dict[int, threading.Lock] = {}
+
+
+def _file_lock(path: str) -> threading.Lock:
+    with _file_locks_guard:
+        return _file_locks.setdefault(path, threading.Lock())
+
+
+def open_connection(settings: ConnectionSettings, timeout: float | None = None) -> Any:
+    """The file, open read-write. `timeout`: seconds to wait for another process's lock (None:
+    the connection's `lock_timeout`, what a write waits)."""
+    s = DuckDBSettings.of(settings)
+    wait = s.lock_timeout if timeout is None else min(timeout, s.lock_timeout)
+    if s.path != MEMORY and not Path(s.path).parent.is_dir():
+        raise FileNotFoundError(f"directory of {s.path} does not exist")
+    lock = _file_lock(s.path)
+    lock.acquire()
+    try:
+        conn = _open(s.path, wait)
+    except BaseException:
+        lock.release()
+        raise
+    _held[id(conn)] = lock
+    return conn
+
+
+def _open(path: str, wait: float) -> Any:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:  # another process holds the file
+            if "lock" not in str(exc).lower() or time.monotonic() + RETRY_SECONDS > deadline:
+                raise
+            time.sleep(RETRY_SECONDS)
+
+
+def close_connection(conn: Any) -> None:
+    try:
+        conn.close()
+    finally:
+        lock = _held.pop(id(conn), None)
+        if lock is not None:
+            lock.release()
+
+
+CLIENT = Client(open=open_connection, hints=ConnectHints(file_database=True), close=close_connection)
