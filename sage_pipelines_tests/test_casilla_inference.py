@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,11 @@ from sage_pipelines.casilla.inference import infer_columns, proposed_overrides
 from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.casilla.readers import upload_members
 from sage_pipelines.cli import main
-from sage_pipelines.types import parse_type
+from sage_pipelines.destinations.base import Strategy
+from sage_pipelines.services.analysis import NoSample, propose, propose_declared
+from sage_pipelines.settings import SageHome
+from sage_pipelines.store.db import session_scope
+from sage_pipelines.types import SAGE_TYPES, parse_type
 from sage_pipelines_tests.conftest import run_sage
 
 CASILLA_YAML = """
@@ -207,3 +212,47 @@ def test_sage_analyze_destination_sends_the_tables_to_the_named_connection(sage_
     assert main(["analyze", "pedidos", "--sample", str(path), "--destination", "analitycs"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("sage: error: unknown connection 'analitycs' (registered: analytics,")
+
+
+def registered_pedidos(tmp_path: Path, text: str = CASILLA_YAML) -> SageHome:
+    yaml_file = tmp_path / "pedidos.yaml"
+    yaml_file.write_text(text, encoding="utf-8")
+    assert main(["init"]) == 0
+    assert main(["casillas", "add", "pedidos", "--yaml", str(yaml_file)]) == 0
+    return SageHome.from_env()
+
+
+def test_a_proposal_without_a_connection_holds_analyzes_tables_and_no_destination(sage_home: Path, pedidos,
+                                                                                 tmp_path: Path) -> None:
+    """What the console's materialization page pre-fills: `sage analyze`'s tables, before the
+    user picks where they go."""
+    _sage, path = pedidos
+    home = registered_pedidos(tmp_path)
+    with session_scope(home) as session:
+        printed = propose(session, home, "pedidos", path)
+        console = propose(session, home, "pedidos", path, connection=None)
+    assert console.spec.destinations == {}
+    assert console.spec.tables == {k: replace(t, destinations=()) for k, t in printed.spec.tables.items()}
+    assert console.inferred == printed.inferred and console.source == path
+
+
+def test_before_any_upload_the_proposal_comes_from_the_sage_yaml_alone(sage_home: Path, tmp_path: Path) -> None:
+    home = registered_pedidos(tmp_path, CASILLA_YAML.replace("{name: codigo, type: texto, unique: true}",
+                                                             "{name: codigo, type: texto, unique: true, required: true}"))
+    with session_scope(home) as session:
+        with pytest.raises(NoSample, match="has no uploads"):
+            propose(session, home, "pedidos")
+        proposal = propose_declared(session, "pedidos")
+    table = proposal.spec.tables["pedidos"]
+    assert (table.strategy, table.primary_key, table.columns) == (Strategy.UPSERT, ("codigo",), {})
+    assert proposal.inferred["pedidos"]["columns"]["monto"]["type"] == str(SAGE_TYPES["decimal"])
+    assert proposal.inferred["pedidos"]["rows_sampled"] == 0 and proposal.source is None
+    assert [d.connection for d in proposal.spec.destinations.values()] == ["warehouse"]
+
+
+def test_only_fields_declared_both_required_and_unique_are_key_candidates_of_the_sage_yaml(sage_home: Path,
+                                                                                          tmp_path: Path) -> None:
+    home = registered_pedidos(tmp_path)  # codigo is unique but not required
+    with session_scope(home) as session:
+        table = propose_declared(session, "pedidos", connection=None).spec.tables["pedidos"]
+    assert (table.strategy, table.primary_key, table.destinations) == (Strategy.APPEND, (), ())

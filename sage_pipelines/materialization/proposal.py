@@ -21,9 +21,11 @@ from sage_pipelines.types import parse_type
 
 
 def propose_spec(casilla: str, sage: SageYaml, inferred: dict[str, dict[str, Any]],
-                 destination: DestinationSpec) -> MaterializationSpec:
-    """Every catalog of `sage` into `destination`; `inferred` (catalog key -> `infer_columns`
-    result) may lack catalogs the sample had no file for: those get `append` and no overrides."""
+                 destination: DestinationSpec | None) -> MaterializationSpec:
+    """Every catalog of `sage` into `destination` (None: none yet, for a form to pick them);
+    `inferred` (catalog key -> `infer_columns` result) may lack catalogs the sample had no file
+    for: those get `append` and no overrides."""
+    aliases = (destination.alias,) if destination is not None else ()
     tables = {}
     for key in sage.catalogs:
         found = inferred.get(key)
@@ -32,12 +34,12 @@ def propose_spec(casilla: str, sage: SageYaml, inferred: dict[str, dict[str, Any
         tables[key] = TableConfig(
             catalog=key, target=TableTarget(key),
             strategy=Strategy.UPSERT if candidates else Strategy.APPEND,
-            destinations=(destination.alias,),
+            destinations=aliases,
             primary_key=tuple(candidates[0]) if candidates else (),
             schema_change=SchemaChange.EVOLVE,
             columns={name: parse_type(t, f"{key}.{name}") for name, t in overrides.items()})
-    return MaterializationSpec(name=casilla, casilla=casilla, destinations={destination.alias: destination},
-                               tables=tables)
+    return MaterializationSpec(name=casilla, casilla=casilla, tables=tables,
+                               destinations={destination.alias: destination} if destination is not None else {})
 
 
 def proposal_yaml(spec: MaterializationSpec, notes: list[str]) -> str:

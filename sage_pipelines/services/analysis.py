@@ -6,7 +6,9 @@ delimiter rules), its types and key candidates inferred (`casilla.inference`), a
 proposal (`materialization.proposal`) goes to one database connection: the built-in
 `warehouse` unless another is named. `sage analyze` prints it as YAML that `materializations
 apply` takes; the API returns the same document as JSON (what its `POST /materializations`
-takes), with what was inferred per column.
+takes), with what was inferred per column. The console's materialization page pre-fills its
+form from the same proposal, with no destination yet (the user picks them on the page), and
+before the casilla's first upload from its SAGE YAML alone (`propose_declared`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sage_pipelines.casilla.inference import infer_columns
+from sage_pipelines.casilla.model import Catalog
 from sage_pipelines.casilla.readers import upload_members
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.casillas import load_casilla
@@ -31,14 +34,20 @@ from sage_pipelines.settings import SageHome
 DESTINATION_ALIAS = "warehouse"  # the alias the proposal gives its one destination
 
 
+class NoSample(ConfigError):
+    """No sample was given and the casilla has no upload to sample."""
+
+
 @dataclass
 class Proposal:
     """What `analyze` found and proposes: `spec` (the materialization), `inferred` (per catalog
-    key, `infer_columns`' result), `notes` (what was sampled, one line per catalog)."""
+    key, `infer_columns`' result), `notes` (what was sampled, one line per catalog), `source`
+    (the file, folder or ZIP sampled; None: the SAGE YAML alone)."""
 
     spec: MaterializationSpec
     inferred: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    source: Path | None = None
 
     def yaml(self) -> str:
         """The proposal as `sage analyze` prints it and `materializations apply` takes it."""
@@ -46,18 +55,19 @@ class Proposal:
 
 
 def propose(session: Session, home: SageHome, name: str, sample: Path | None = None, sample_rows: int = 10_000,
-            connection: str = WAREHOUSE, sample_name: str | None = None) -> Proposal:
-    """The proposal for casilla `name` from `sample` (default: its newest upload). `sample_name`
-    is how the notes name the sample (the API's uploaded file, not where it was saved)."""
+            connection: str | None = WAREHOUSE, sample_name: str | None = None) -> Proposal:
+    """The proposal for casilla `name` from `sample` (default: its newest upload, else `NoSample`).
+    `sample_name` is how the notes name the sample (the API's uploaded file, not where it was
+    saved). `connection` None: the tables go to no destination yet."""
     _row, sage = load_casilla(session, name)
-    get_connection(session, connection)  # a misspelt connection is a mistake now, not at apply
+    destination = _destination(session, connection)
     if sample is not None:
         source = Path(sample)
     else:
         try:
             source = home.upload_dir(name, latest_upload(home, name))
         except ConfigError as exc:
-            raise ConfigError(f"{exc}, or give a sample with --sample FILE_OR_DIR", field="sample") from None
+            raise NoSample(f"{exc}, or give a sample with --sample FILE_OR_DIR", field="sample") from None
     members = {m.catalog.key: m for m in upload_members(sage, source)}
     notes = [f"Proposed by `sage analyze {name}` from {sample_name or source}. "
              "Review, then `sage materializations apply` it."]
@@ -71,8 +81,33 @@ def propose(session: Session, home: SageHome, name: str, sample: Path | None = N
         candidates = ", ".join("[" + ", ".join(k) + "]" for k in inferred[key]["key_candidates"]) or "none"
         notes.append(f"{key}: {inferred[key]['rows_sampled']} rows sampled from {member.display}; "
                      f"key candidates: {candidates}")
-    spec = propose_spec(name, sage, inferred, DestinationSpec(DESTINATION_ALIAS, connection=connection))
-    return Proposal(spec, inferred, notes)
+    return Proposal(propose_spec(name, sage, inferred, destination), inferred, notes, source)
+
+
+def propose_declared(session: Session, name: str, connection: str | None = WAREHOUSE) -> Proposal:
+    """The proposal for casilla `name` before it has any upload, from its SAGE YAML alone: the
+    SAGE types, and as key candidates the fields declared both required and unique."""
+    _row, sage = load_casilla(session, name)
+    destination = _destination(session, connection)
+    inferred = {key: declared_columns(catalog) for key, catalog in sage.catalogs.items()}
+    notes = [f"Proposed from the SAGE YAML of {name} alone (no upload yet): SAGE types, keys declared "
+             "required and unique. Review, then `sage materializations apply` it."]
+    return Proposal(propose_spec(name, sage, inferred, destination), inferred, notes)
+
+
+def declared_columns(catalog: Catalog) -> dict[str, Any]:
+    """What the SAGE YAML says of `catalog`, shaped like `infer_columns`' result (no rows sampled)."""
+    return {"catalog": catalog.key, "file": None, "rows_sampled": 0,
+            "columns": {f.name: {"type": str(f.column_type), "declared": f.type, "nulls": None, "max_length": None}
+                        for f in catalog.fields},
+            "key_candidates": [[f.name] for f in catalog.fields if f.required and f.unique]}
+
+
+def _destination(session: Session, connection: str | None) -> DestinationSpec | None:
+    if connection is None:
+        return None
+    get_connection(session, connection)  # a misspelt connection is a mistake now, not at apply
+    return DestinationSpec(DESTINATION_ALIAS, connection=connection)
 
 
 def analyze_casilla(session: Session, home: SageHome, name: str, sample: Path | None = None,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sage_pipelines.destinations.registry import LAKE_FORMATS
 from sage_pipelines.errors import ConfigError, SageError
 from sage_pipelines.materialization.persist import spec_from_row
-from sage_pipelines.services.analyze import analyze_casilla
+from sage_pipelines.services.analysis import NoSample, Proposal, propose, propose_declared
 from sage_pipelines.services.casillas import load_casilla
 from sage_pipelines.services.connections import list_connections
 from sage_pipelines.services.files import incoming, save_stream
@@ -30,8 +30,7 @@ from sage_pipelines.services.servers import list_servers
 from sage_pipelines.web.forms import uploaded
 from sage_pipelines.web.materialization_form import (SCHEMA_CHANGES, SOURCE, STRATEGIES, TRANSFORMS, DestinationRow,
                                                      destination_rows, document, document_yaml, error_field,
-                                                     values_from_proposals, values_from_spec)
-from sage_pipelines.web.proposals import proposals as proposals_for
+                                                     values_from_spec)
 from sage_pipelines.web.render import render
 from sage_pipelines.web.session import Console, call, page, redirect
 
@@ -54,18 +53,18 @@ def _stored(session: Session, casilla_id: int, name: str | None) -> Any:
     return None
 
 
-def _proposals(c: Console, sage: Any, casilla: str, sample: Path | None) -> tuple[dict, str]:
-    """Proposals and where they came from: a sample, the newest upload, or the SAGE YAML alone."""
+def _proposal(session: Session, c: Console, casilla: str, sample: Path | None) -> tuple[Proposal, str]:
+    """`analyze`'s proposal (no destination yet) and where it came from: a sample, the newest
+    upload, or the SAGE YAML alone."""
     try:
-        analysis = analyze_casilla(casilla, sample, home=c.home)
-    except ConfigError as exc:
-        if sample is not None or "has no uploads" not in str(exc):
-            raise
-        return proposals_for(sage, None), ("No upload yet: types are the SAGE defaults and keys the fields "
-                                           "declared required and unique. Analyze a sample for better proposals.")
-    sampled = ", ".join(f"{key}: {inferred['rows_sampled']} rows" for key, inferred in analysis.inferred.items())
-    origin = f"sample {sample.name}" if sample is not None else f"the newest upload ({Path(analysis.source).name})"
-    return proposals_for(sage, analysis), f"Proposals from {origin}: {sampled or 'no catalog file found'}."
+        proposal = propose(session, c.home, casilla, sample, connection=None)
+    except NoSample:
+        return propose_declared(session, casilla, connection=None), (
+            "No upload yet: types are the SAGE defaults and keys the fields declared required and unique. "
+            "Analyze a sample for better proposals.")
+    sampled = ", ".join(f"{key}: {inferred['rows_sampled']} rows" for key, inferred in proposal.inferred.items())
+    origin = f"sample {sample.name}" if sample is not None else f"the newest upload ({Path(proposal.source).name})"
+    return proposal, f"Proposals from {origin}: {sampled or 'no catalog file found'}."
 
 
 def _context(session: Session, c: Console, casilla: str, name: str | None, values: Mapping[str, Any] | None,
@@ -74,19 +73,19 @@ def _context(session: Session, c: Console, casilla: str, name: str | None, value
     row, sage = load_casilla(session, casilla)
     rows = _rows(session)
     stored = _stored(session, row.id, name)
-    proposals, origin = _proposals(c, sage, casilla, sample)
+    proposal, origin = _proposal(session, c, casilla, sample)
     if values is None:
         if stored is not None and sample is None:
             values = values_from_spec(spec_from_row(stored), sage, rows)
             origin = f"Showing the stored materialization {stored.nombre}. " + origin
         else:
-            values = values_from_proposals(casilla, proposals, sage, rows)
+            values = values_from_spec(proposal.spec, sage, rows)
     try:
         preview = document_yaml(document(values, casilla, sage, rows))
     except ConfigError as exc:
         preview = f"# {exc}"
     servers = ["auto"] + [s.nombre for s in list_servers(session)]
-    return {"casilla": casilla, "sage": sage, "rows": rows, "v": values, "proposals": proposals, "origin": origin,
+    return {"casilla": casilla, "sage": sage, "rows": rows, "v": values, "inferred": proposal.inferred, "origin": origin,
             "preview": preview, "exported": export_materialization(session, stored.nombre) if stored else None,
             "stored_name": stored.nombre if stored else None, "servers": servers, "strategies": STRATEGIES,
             "schema_changes": SCHEMA_CHANGES, "transforms": TRANSFORMS, "formats": LAKE_FORMATS}

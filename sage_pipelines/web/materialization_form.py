@@ -1,7 +1,7 @@
 """The materialization form as data: flat form values <-> the materialization YAML document.
 
-One path serves both directions. A page is pre-filled with flat values (from the stored spec,
-or from `analyze` proposals) and a submitted form is flat values too; `document` turns flat
+One path serves both directions. A page is pre-filled with flat values from a spec (the stored
+one, or `analyze`'s proposal, which has no destination yet) and a submitted form is flat values too; `document` turns flat
 values into the document `materializations apply` takes, so the YAML preview beside the form
 and what Save stores are the same text. Field names follow the YAML's key paths
 (`tables.ventas.primary_key`), so a service error naming a key path lands beside its field.
@@ -22,7 +22,6 @@ import yaml
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.model import AUTO_SERVER, DEFAULT_LAKE_FORMAT, MaterializationSpec
-from sage_pipelines.web.proposals import TableProposal
 from sage_pipelines.web.forms import FORM, key_path
 
 SOURCE = "console"  # how errors name the document (`console: materialization.tables...`)
@@ -100,29 +99,6 @@ def values_from_spec(spec: MaterializationSpec, sage: SageYaml, rows: list[Desti
         for row in rows:
             if row.key not in used or used[row.key] in t.destinations:
                 v[f"tables.{key}.dest.{row.key}"] = ON
-    return v
-
-
-def values_from_proposals(casilla: str, proposals: Mapping[str, TableProposal], sage: SageYaml,
-                          rows: list[DestinationRow]) -> dict[str, str]:
-    """Flat values for a new materialization: the proposals, no destination chosen yet."""
-    v: dict[str, str] = {"name": casilla, "description": "", "server": AUTO_SERVER, "schedule": ""}
-    for row in rows:
-        v[f"dest.{row.key}.alias"] = row.default_alias
-    for key in sage.catalogs:
-        proposal = proposals.get(key)
-        if proposal is None:
-            _table_defaults(v, key, rows)
-            continue
-        block = proposal.block
-        v.update({f"tables.{key}.include": ON, f"tables.{key}.table": block["table"],
-                  f"tables.{key}.strategy": block["strategy"],
-                  f"tables.{key}.primary_key": ", ".join(block.get("primary_key", [])),
-                  f"tables.{key}.schema_change": block["schema_change"]})
-        for column, override in block.get("columns", {}).items():
-            v[f"tables.{key}.columns.{column}"] = override["type"]
-        for row in rows:
-            v[f"tables.{key}.dest.{row.key}"] = ON
     return v
 
 
