@@ -10,12 +10,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from dagster import DagsterRunStatus
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from starlette.responses import Response
 
 from sage_pipelines.orchestration.submit import asset_url, dagster_url, run_url
-from starlette.responses import Response
+from sage_pipelines.store.states import ConnectionStatus, HistoryStatus, ServerStatus
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,7 +43,21 @@ def size(n: int | None) -> str:
     return str(n)
 
 
-templates.env.filters.update(when=when, clock=clock, size=size)
+# The pill a state word shows in (the store's states and Dagster's run statuses); others are grey.
+PILLS = {**dict.fromkeys((ConnectionStatus.OK, ServerStatus.ONLINE, HistoryStatus.SUCCEEDED,
+                          DagsterRunStatus.SUCCESS.value), "ok"),
+         **dict.fromkeys((ConnectionStatus.ERROR, ServerStatus.OFFLINE, ServerStatus.BROKER_DOWN, HistoryStatus.FAILED,
+                          DagsterRunStatus.FAILURE.value, DagsterRunStatus.CANCELED.value), "bad"),
+         **dict.fromkeys((s.value for s in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED,
+                                            DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
+                                            DagsterRunStatus.CANCELING)), "wait")}
+
+
+def pill(state: str | None) -> str:
+    return PILLS.get(state or "", "none")
+
+
+templates.env.filters.update(when=when, clock=clock, size=size, pill=pill)
 templates.env.globals.update(run_url=run_url, asset_url=asset_url, dagster_ui=dagster_url)
 
 
