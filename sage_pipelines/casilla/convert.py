@@ -37,6 +37,7 @@ DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MIDNIGHT_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T]00:00(:00(\.0+)?)?$"
 DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
 _DATETIME_PY = re.compile(DATETIME_RE)
+_WIDE_DIGITS = 38  # decimal128's precision
 
 
 class BadValue(Exception):
@@ -80,7 +81,9 @@ def _text(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
 def _integer(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
     values = _blank_to_null(raw)
     _refuse_unmatched(values, raw, INTEGER_RE, column, "not a whole number")
-    unsigned = pc.replace_substring_regex(values, r"^\+", "")
+    # Arrow's cast refuses a leading `+`; strip it only when one is there (a pass saved).
+    signed = pc.any(pc.starts_with(values, "+")).as_py()
+    unsigned = pc.replace_substring_regex(values, r"^\+", "") if signed else values
     try:
         return pc.cast(unsigned, pa.int64())
     except pa.ArrowInvalid:
@@ -108,10 +111,36 @@ def decimal_problem(text: str, precision: int, scale: int) -> str | None:
     return None
 
 
+def _decimal_fast(values: pa.Array, target: pa.Decimal128Type) -> pa.Array | None:
+    """Well-formed decimals cast in one pass when every one fits exactly, else None.
+
+    Values of at most 38 - scale characters cannot wrap around in decimal128(38, scale); Arrow
+    refuses there any non-zero digit past the scale (trailing zeros change no value, as the
+    slow path says), and a comparison then checks the whole part against the precision. Any
+    doubt returns None: the slow path decides and names the value."""
+    longest = pc.max(pc.binary_length(values)).as_py()
+    if longest is None:
+        return pc.cast(values, target)  # every value empty
+    if longest > _WIDE_DIGITS - target.scale:
+        return None
+    try:
+        wide = pc.cast(values, pa.decimal128(_WIDE_DIGITS, target.scale))
+    except pa.ArrowInvalid:
+        return None
+    if target.precision < _WIDE_DIGITS:
+        bound = pa.scalar(Decimal(10) ** (target.precision - target.scale), wide.type)
+        if pc.any(pc.greater_equal(pc.abs(wide), bound)).as_py():
+            return None
+    return pc.cast(wide, target)
+
+
 def _decimal(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
     target = ctype.to_arrow()
     values = _blank_to_null(raw)
     _refuse_unmatched(values, raw, DECIMAL_RE, column, "not a decimal number")
+    fast = _decimal_fast(values, target)
+    if fast is not None:
+        return fast
     # Count the significant digits on each side of the point before casting: Arrow's cast
     # wraps around silently when the whole part is too long for the precision.
     parts = pc.extract_regex(values, DECIMAL_PARTS_RE)
@@ -158,14 +187,15 @@ def _cast_checked(values: pa.Array, raw: pa.Array, target: pa.DataType, parse: C
 def _date(raw: pa.Array, ctype: ColumnType, column: str) -> pa.Array:
     values = _blank_to_null(raw)
     plain = pc.match_substring_regex(values, DATE_RE)
-    midnight = pc.match_substring_regex(values, MIDNIGHT_RE)
-    bad = _first(pc.invert(pc.or_(plain, midnight)))
+    bad = _first(pc.invert(plain))
+    if bad is not None:  # some value is not a plain date: midnight times are tolerated
+        bad = _first(pc.invert(pc.or_(plain, pc.match_substring_regex(values, MIDNIGHT_RE))))
     if bad is not None:
         text = values[bad].as_py()
         reason = ("has a time of day (declare the column as timestamp to keep it)"
                   if _DATETIME_PY.match(text) else "not a date (expected YYYY-MM-DD)")
         raise BadValue(bad, column, raw[bad].as_py(), reason)
-    day = pc.utf8_slice_codeunits(values, 0, 10)
+    day = pc.utf8_slice_codeunits(values, 0, 10) if pc.any(pc.invert(plain)).as_py() else values
     return _cast_checked(day, raw, pa.date32(), dt.date.fromisoformat, column, "not a valid calendar date")
 
 

@@ -2,7 +2,7 @@
 
 pyarrow's streaming CSV reader does the parsing (quotes, delimiters and newlines inside fields,
 transcoding Latin-1 or UTF-16) one block at a time, reading every column as text; `convert`
-types the columns with Arrow compute. Line numbers are not tracked on the hot path: when
+types the columns with Arrow compute. Both run in a thread ahead of the consumer (`read_ahead`). Line numbers are not tracked on the hot path: when
 something fails, the file is re-scanned with Python's csv module up to the failing record, which
 gives the physical line (header and multi-line fields counted) for the error message.
 
@@ -26,6 +26,7 @@ from sage_pipelines.casilla.convert import BadValue, convert_batch
 from sage_pipelines.casilla.encoding import WIDE_BOMS, TextEncoding, detect_encoding, utf8_text
 from sage_pipelines.casilla.header import map_header
 from sage_pipelines.casilla.quoting import QuoteWatch, delimiter_byte, find_quote_error
+from sage_pipelines.casilla.read_ahead import read_ahead
 from sage_pipelines.errors import DataError
 from sage_pipelines.types import Column, arrow_schema
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 # all its fields) of up to this size is always read; a longer one only when it spans no more
 # than two blocks, else it is refused naming its line.
 BLOCK_SIZE = 16 << 20
+# Converted batches waiting for the consumer: parsing and converting run in a thread of their
+# own, overlapping the destination's load (see `read_ahead`); memory is this many batches more.
+READ_AHEAD_BATCHES = 2
 
 
 class _CsvFile:
@@ -190,7 +194,8 @@ def _file_columns(f: _CsvFile) -> list[str]:
 def read_csv(member: "UploadMember", columns: tuple[Column, ...], batch_rows: int) -> pa.RecordBatchReader:
     """A lazy reader of `member` as batches of at most `batch_rows` rows with `columns`' schema."""
     schema = arrow_schema(columns)
-    return pa.RecordBatchReader.from_batches(schema, _batches(member, columns, schema, batch_rows))
+    return pa.RecordBatchReader.from_batches(
+        schema, read_ahead(_batches(member, columns, schema, batch_rows), READ_AHEAD_BATCHES))
 
 
 def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Schema,
