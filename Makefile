@@ -22,7 +22,14 @@ test: $(STAMP)
 	bash scripts/services.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# The peers (dlt) come from the bench-only extra; BENCH_ARGS scales it, e.g. BENCH_ARGS="--rows 20000".
+BENCH_STAMP := .venv/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	bash scripts/services.sh
 	$(PY) -m sage_pipelines.bench $(BENCH_ARGS)
 

@@ -1,0 +1,92 @@
+"""Run one benchmark step in a fresh Python process; report its time and its peak memory.
+
+A step run in the benchmark's own process would inherit the memory of every step before it
+(ru_maxrss never goes down), so each measured step runs in a child: `python -m <module>
+--bench-child <step> <json kwargs>`, where the module ends with
+`if __name__ == "__main__": raise SystemExit(child_main(STEPS))`. The child times its step
+itself (process start and imports excluded) and prints the result as one marked JSON line; the
+parent reaps it with `os.wait4`, whose resource usage is that child's alone, for the peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+CHILD_FLAG = "--bench-child"
+RESULT_MARK = "SAGE-BENCH-RESULT "
+
+
+class ChildFailed(RuntimeError):
+    """A step's process failed; carries the end of its stderr."""
+
+
+@dataclass
+class ChildRun:
+    seconds: float  # the step's own timing, measured inside the child
+    peak_rss_mb: float  # the child's peak resident set
+    wall_seconds: float  # process start to exit, imports included
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def run_child(module: str, step: str, **kwargs: Any) -> ChildRun:
+    """Run `step` of bench module `module` (dotted name) with JSON-able `kwargs` in a child."""
+    command = [sys.executable, "-m", module, CHILD_FLAG, step, json.dumps(kwargs)]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        out = proc.stdout.read().decode("utf-8", "replace")
+        proc.stdout.close()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        errors.seek(0)
+        stderr = errors.read().decode("utf-8", "replace")
+    marked = [line[len(RESULT_MARK):] for line in out.splitlines() if line.startswith(RESULT_MARK)]
+    if proc.returncode != 0 or not marked:
+        raise ChildFailed(f"{module} {step} exited {proc.returncode}:\n{stderr[-3000:]}")
+    result = json.loads(marked[-1])
+    return ChildRun(seconds=float(result.get("seconds", wall)), peak_rss_mb=usage.ru_maxrss / 1024,
+                    wall_seconds=wall, result=result)
+
+
+def median_of(runs: int, make: Callable[[], ChildRun]) -> ChildRun:
+    """The run of median time among `runs` runs (its own peak RSS; the largest one is kept)."""
+    done = sorted((make() for _ in range(runs)), key=lambda r: r.seconds)
+    middle = done[len(done) // 2]
+    middle.peak_rss_mb = max(r.peak_rss_mb for r in done)
+    middle.result["spread"] = [round(r.seconds, 3) for r in done]
+    return middle
+
+
+def child_main(steps: dict[str, Callable[..., dict[str, Any]]], argv: list[str] | None = None) -> int:
+    """Entry point of a child: run the step named on the command line, print its result."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3 or argv[0] != CHILD_FLAG or argv[1] not in steps:
+        print(f"usage: {CHILD_FLAG} <{'|'.join(steps)}> <json kwargs>", file=sys.stderr)
+        return 2
+    result = steps[argv[1]](**json.loads(argv[2]))
+    print(RESULT_MARK + json.dumps(result), flush=True)
+    return 0
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def ratio(ours: float, other: float) -> str:
+    return f"{ours / other:.2f}" if other else "n/a"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
