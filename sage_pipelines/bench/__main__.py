@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-SUB_BENCHMARKS = ("sql", "lakes", "peers", "e2e", "scale")
+SUB_BENCHMARKS = ("sql", "lakes", "peers", "small", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,9 +26,13 @@ from sage_pipelines.services.uploads import landed_uploads, register_landed_uplo
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 
+# Dagster's sensor daemon loops every 5 s at best; ticking as often keeps a small upload's wait
+# for its run short (a tick only lists the landing folders it has not seen).
+LANDING_SENSOR_SECONDS = 5
+
 
 def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> SensorDefinition:
-    @sensor(name="sage_landing_sensor", jobs=jobs, minimum_interval_seconds=15,
+    @sensor(name="sage_landing_sensor", jobs=jobs, minimum_interval_seconds=LANDING_SENSOR_SECONDS,
             default_status=DefaultSensorStatus.RUNNING,
             description="Turns each new upload under $SAGE_HOME/landing into a partition and a run")
     def _landing(context: SensorEvaluationContext):
