@@ -1,0 +1,34 @@
+"""`make bench` cannot rot: its harness runs at a tiny scale in the tests (no timings judged).
+
+The scale benchmark runs each step in a child process (`bench.harness`) that reports its own
+time and is reaped for its peak RSS; here it runs on DuckDB with a few hundred rows, through
+the same entry point `make bench` uses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sage_pipelines.bench.__main__ import main
+from sage_pipelines.bench.harness import run_child
+
+
+def test_a_bench_step_runs_in_a_child_that_reports_its_rows_time_and_peak_memory(tmp_path):
+    upload = tmp_path / "ventas.csv"
+    upload.write_text("id_venta,semana,fecha,cliente,producto,cantidad,precio,total,canal\n"
+                      "1,2,2024-01-01,CLI-1,PROD-1,3,1.50,4.50,web\n")
+    run = run_child("sage_pipelines.bench.scale", "read", upload=str(upload))
+    assert run.result["rows"] == 1
+    assert 0 < run.seconds < run.wall_seconds
+    assert 20 < run.peak_rss_mb < 1024  # a Python with pyarrow loaded, far from the 1 GB limit
+
+
+def test_the_scale_benchmark_prints_every_step_with_its_peak_rss_at_a_tiny_scale(capsys):
+    assert main(["--only", "scale", "--rows", "300", "--scale-factor", "2", "--scale-kinds", "duckdb"]) == 0
+    out = capsys.readouterr().out
+    assert "FAILED" not in out
+    steps = re.findall(r"^\| (casilla reader|duckdb) +\| +([\d,]+) \| (.+?) +\|.*\| +(\d[\d,]*) \|$", out, re.M)
+    assert {(target, rows, step) for target, rows, step, _rss in steps} == {
+        (target, rows, step) for rows in ("300", "600")
+        for target, step in [("casilla reader", "read CSV"), ("casilla reader", "read ZIP"),
+                             ("duckdb", "CSV upsert into empty"), ("duckdb", "ZIP upsert, all keys")]}
