@@ -214,7 +214,7 @@ def _batches(member: "UploadMember", columns: tuple[Column, ...], schema: pa.Sch
     raw_names = f.header_names() if f.header else None
     keys = raw_names or [f"c{i}" for i in range(len(names))]
     read_options = pacsv.ReadOptions(column_names=None if f.header else keys, block_size=BLOCK_SIZE,
-                                     encoding=f.encoding.arrow_name, use_threads=False)
+                                     encoding=f.encoding.arrow_name, use_threads=True)
     parse_options = pacsv.ParseOptions(delimiter=f.delimiter, quote_char='"', double_quote=True,
                                        escape_char=False, newlines_in_values=True, ignore_empty_lines=True)
     convert_options = pacsv.ConvertOptions(column_types={k: pa.string() for k in keys}, null_values=[""],
