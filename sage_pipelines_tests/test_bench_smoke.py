@@ -8,19 +8,30 @@ the same entry point `make bench` uses.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from sage_pipelines.bench.__main__ import main
 from sage_pipelines.bench.harness import run_child
 
 
-def test_a_bench_step_runs_in_a_child_that_reports_its_rows_time_and_peak_memory(tmp_path):
-    upload = tmp_path / "ventas.csv"
+def _one_row_csv(folder: Path) -> Path:
+    upload = folder / "ventas.csv"
     upload.write_text("id_venta,semana,fecha,cliente,producto,cantidad,precio,total,canal\n"
                       "1,2,2024-01-01,CLI-1,PROD-1,3,1.50,4.50,web\n")
-    run = run_child("sage_pipelines.bench.scale", "read", upload=str(upload))
+    return upload
+
+
+def test_a_bench_step_runs_in_a_child_that_reports_its_rows_time_and_peak_memory(tmp_path):
+    run = run_child("sage_pipelines.bench.scale", "read", upload=str(_one_row_csv(tmp_path)))
     assert run.result["rows"] == 1
     assert 0 < run.seconds < run.wall_seconds
     assert 20 < run.peak_rss_mb < 1024  # a Python with pyarrow loaded, far from the 1 GB limit
+
+
+def test_a_childs_peak_rss_is_its_own_not_that_of_the_larger_parent(tmp_path):
+    ballast = b"x" * (700 << 20)  # resident in this process while the child runs
+    run = run_child("sage_pipelines.bench.scale", "read", upload=str(_one_row_csv(tmp_path)))
+    assert len(ballast) and run.peak_rss_mb < 600
 
 
 def test_the_scale_benchmark_prints_every_step_with_its_peak_rss_at_a_tiny_scale(capsys):

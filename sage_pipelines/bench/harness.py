@@ -4,8 +4,11 @@ A step run in the benchmark's own process would inherit the memory of every step
 (ru_maxrss never goes down), so each measured step runs in a child: `python -m <module>
 --bench-child <step> <json kwargs>`, where the module ends with
 `if __name__ == "__main__": raise SystemExit(child_main(STEPS))`. The child times its step
-itself (process start and imports excluded) and prints the result as one marked JSON line; the
-parent reaps it with `os.wait4`, whose resource usage is that child's alone, for the peak RSS.
+itself (process start and imports excluded) and prints the result as one marked JSON line with
+its peak RSS: the kernel's high-water mark of its own memory (`VmHWM` in /proc/self/status).
+Not `ru_maxrss` from `os.wait4`: Python starts children with vfork, and the child's
+`ru_maxrss` then includes the parent's resident set at the start (a parent that grew to 2 GB
+would report 2 GB for every child); it is only the fallback where /proc is missing.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 CHILD_FLAG = "--bench-child"
@@ -54,8 +58,20 @@ def run_child(module: str, step: str, **kwargs: Any) -> ChildRun:
     if proc.returncode != 0 or not marked:
         raise ChildFailed(f"{module} {step} exited {proc.returncode}:\n{stderr[-3000:]}")
     result = json.loads(marked[-1])
-    return ChildRun(seconds=float(result.get("seconds", wall)), peak_rss_mb=usage.ru_maxrss / 1024,
-                    wall_seconds=wall, result=result)
+    peak = result.pop("peak_rss_mb", None) or usage.ru_maxrss / 1024
+    return ChildRun(seconds=float(result.get("seconds", wall)), peak_rss_mb=peak, wall_seconds=wall, result=result)
+
+
+def own_peak_rss_mb() -> float | None:
+    """This process's peak resident set (its own memory since exec), or None without /proc."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return None
 
 
 def median_of(runs: int, make: Callable[[], ChildRun]) -> ChildRun:
@@ -74,6 +90,7 @@ def child_main(steps: dict[str, Callable[..., dict[str, Any]]], argv: list[str] 
         print(f"usage: {CHILD_FLAG} <{'|'.join(steps)}> <json kwargs>", file=sys.stderr)
         return 2
     result = steps[argv[1]](**json.loads(argv[2]))
+    result["peak_rss_mb"] = own_peak_rss_mb()
     print(RESULT_MARK + json.dumps(result), flush=True)
     return 0
 
