@@ -6,13 +6,10 @@ definition metadata, so the UI shows it and the IO manager needs nothing else.
 """
 
 
-import os
-from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator
 
 from dagster import (
     AssetExecutionContext,
-    EnvVar,
     AssetsDefinition,
     DynamicPartitionsDefinition,
     MetadataValue,
@@ -24,6 +21,7 @@ from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.readers import UploadMember, read_member, upload_members
 from sage_pipelines.destinations.spec_json import spec_to_json
 from sage_pipelines.orchestration.io_managers import IO_MANAGERS, SPEC_KEY, SageIOManager, column_schema
+from sage_pipelines.orchestration.resources import store_resource
 from sage_pipelines.orchestration.naming import asset_key, dagster_name, io_manager_key, partitions_name
 from sage_pipelines.settings import SageHome
 from sage_pipelines.materialization.plan import MaterializationPlan, TablePlan
@@ -90,24 +88,15 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> 
     return _materialize
 
 
-def home_config(home: SageHome) -> Union[str, EnvVar]:
-    """`EnvVar("SAGE_HOME")` when the environment names this home, so the path is resolved where
-    the step runs (a remote worker's own SAGE_HOME) and not frozen into run config."""
-    env = os.environ.get("SAGE_HOME")
-    if env and Path(env).resolve() == home.root:
-        return EnvVar("SAGE_HOME")
-    return str(home.root)
-
-
 def build_assets(plans: list[MaterializationPlan], home: SageHome) -> tuple[list[AssetsDefinition], dict[str, SageIOManager]]:
     assets: list[AssetsDefinition] = []
     resources: dict[str, SageIOManager] = {}
-    sage_home = home_config(home)
+    store = store_resource(home)
     for plan in plans:
         for table in plan.tables:
             dest = table.destination
             resources[io_manager_key(plan.name, dest.alias)] = IO_MANAGERS[dest.kind](
-                sage_home=sage_home, connection=dest.connection, lake=dest.lake, format=dest.format)
+                store=store, connection=dest.connection, lake=dest.lake, format=dest.format)
             assets.append(table_asset(plan, table, home))
     return assets, resources
 
