@@ -32,3 +32,12 @@ def land_week(home: SageHome, tmp_path: Path, week: int, upload_id: str | None =
     folder = write_week(tmp_path / f"week{week}_{upload_id or 'auto'}", week)
     with session_scope(home) as session:
         return add_upload(session, home, CASILLA, folder, upload_id=upload_id).id
+
+
+def sensor_context(home: SageHome, instance, cursor: str | None = None):  # noqa: ANN001, ANN201
+    """A sensor's evaluation context on `instance`, with the `sage_store` resource of `home`."""
+    from dagster import build_sensor_context
+
+    from sage_pipelines.orchestration.resources import STORE_RESOURCE, store_resource
+
+    return build_sensor_context(instance=instance, cursor=cursor, resources={STORE_RESOURCE: store_resource(home)})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance
 
 from sage_pipelines.cli import main as sage_main
 from sage_pipelines.demo import final_counts
@@ -24,7 +24,7 @@ from sage_pipelines.orchestration.jobs import writer_tags
 from sage_pipelines.orchestration.routing import server_job
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines.types import Column, ColumnType, Kind
-from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
+from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week, sensor_context  # noqa: F401
 
 KEYS = {AssetKey(["warehouse", CASILLA, t]) for t in ("clientes", "productos", "ventas")}
 
@@ -108,7 +108,7 @@ def test_a_bad_value_fails_the_run_names_the_line_and_leaves_the_table(demo_home
     (folder / "ventas.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert sage_main(["uploads", "add", CASILLA, str(folder), "--id", "bad-week"]) == 0
     capsys.readouterr()
-    assert sage_main(["materialize", CASILLA, "--upload", "bad-week", "--table", "ventas"]) == 1
+    assert sage_main(["materialize", CASILLA, "--upload", "bad-week", "--table", "ventas", "--in-process"]) == 1
     err = capsys.readouterr().err
     assert "line 1501" in err and "total" in err and "12.5x" in err
     assert warehouse_rows(demo_home, "SELECT count(*), sum(total) FROM fact_ventas") == before
@@ -128,15 +128,15 @@ def test_sensor_requests_one_run_per_new_upload_and_none_for_seen_ones(demo_home
     first = land_week(demo_home, tmp_path, 1, "u-0001")
     second = land_week(demo_home, tmp_path, 2, "u-0002")
     with DagsterInstance.ephemeral() as instance:
-        result = sensor(build_sensor_context(instance=instance))
+        result = sensor(sensor_context(demo_home, instance))
         assert sorted(r.partition_key for r in result.run_requests) == [first, second]
         assert {r.job_name for r in result.run_requests} == {f"materialize_{CASILLA}"}
         for request in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        again = sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+        again = sensor(sensor_context(demo_home, instance, result.cursor))
         assert not getattr(again, "run_requests", None)
         third = land_week(demo_home, tmp_path, 3, "u-0003")
-        later = sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+        later = sensor(sensor_context(demo_home, instance, result.cursor))
         assert [r.partition_key for r in later.run_requests] == [third]
 
 
@@ -170,7 +170,7 @@ def test_sensor_skips_a_landing_folder_that_is_not_a_valid_upload(demo_home, tmp
     (stray / "unknown.txt").write_text("not a catalog file", encoding="utf-8")
     good = land_week(demo_home, tmp_path, 1, "u-good")
     with DagsterInstance.ephemeral() as instance:
-        result = sensor(build_sensor_context(instance=instance))
+        result = sensor(sensor_context(demo_home, instance))
         assert [r.partition_key for r in result.run_requests] == [good]
 
 
@@ -202,13 +202,14 @@ def test_executions_sensor_lands_successful_executions_as_uploads(demo_home, tmp
     pending.mkdir()  # report.json not written yet
     defs = build_definitions(demo_home)
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance)
+        context = sensor_context(demo_home, instance)
         defs.resolve_sensor_def("sage_executions_sensor")(context)
         landed = sorted(p.name for p in (demo_home.landing / CASILLA).iterdir())
         assert landed == ["0b6f3a2e-aaaa-4bbb-8ccc-000000000001"]
-        result = defs.resolve_sensor_def("sage_landing_sensor")(build_sensor_context(instance=instance))
+        result = defs.resolve_sensor_def("sage_landing_sensor")(sensor_context(demo_home, instance))
         assert [r.partition_key for r in result.run_requests] == landed
-    assert "0b6f3a2e-aaaa-4bbb-8ccc-000000000003" not in json.loads(context.cursor)
+    cursor = json.loads(context.cursor)
+    assert "0b6f3a2e-aaaa-4bbb-8ccc-000000000003" not in cursor["seen"] + cursor["waiting"]  # looked at again
 
 
 def test_an_execution_for_a_casilla_registered_later_lands_once_it_is(demo_home, tmp_path):
@@ -235,12 +236,12 @@ catalogs:
     defs = build_definitions(demo_home)
     sensor = defs.resolve_sensor_def("sage_executions_sensor")
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance)
+        context = sensor_context(demo_home, instance)
         sensor(context)
         assert not (demo_home.landing / "productos_tarde").exists()
         with session_scope(demo_home) as session:
             register_casilla(session, "productos_tarde", single, "productos_tarde.yaml")
-        sensor(build_sensor_context(instance=instance, cursor=context.cursor))
+        sensor(sensor_context(demo_home, instance, context.cursor))
         assert [p.name for p in (demo_home.landing / "productos_tarde").iterdir()] == [
             "0b6f3a2e-aaaa-4bbb-8ccc-00000000000a"]
 

@@ -95,7 +95,7 @@ def build_definitions(home: SageHome | None = None) -> Definitions:
     schedules = [build_schedule(plan, jobs[plan.casilla], home) for plan in plans if plan.schedule]
     schedules += [build_schedule(plan, remote[(plan.casilla, server)], home, server)
                   for plan in plans if plan.schedule for server in servers]
-    sensors = ([build_landing_sensor(sorted(by_casilla), home, all_jobs), build_executions_sensor(home)]
+    sensors = ([build_landing_sensor(sorted(by_casilla), all_jobs), build_executions_sensor()]
                if jobs else [])
     if len(all_jobs) > len(jobs):  # remote servers exist: watch them (servers/monitor.py)
         sensors.append(build_servers_sensor(home))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstructable_job, execute_job
+from dagster import AssetKey, DagsterEvent, DagsterEventType, DagsterInstance, build_reconstructable_job, execute_job
 
 from sage_pipelines.errors import ConfigError, NotFoundError, SageError
 from sage_pipelines.materialization.casillas import get_casilla
@@ -132,7 +132,11 @@ def _materialize_routed(plans: list[MaterializationPlan], casilla: str, upload_i
         return _execute(casilla, upload_id, run.server, run.asset_keys, home, run_config,
                         {**(tags or {}), **run.tags}, log_level)
 
-    outcomes = [execute(run) for run in runs]  # local first: a remote fault never delays it
+    return merge_outcomes([execute(run) for run in runs], upload_id)  # local first: a remote fault never delays it
+
+
+def merge_outcomes(outcomes: list[RunOutcome], upload_id: str) -> RunOutcome:
+    """One outcome over an upload's runs (one per server)."""
     if len(outcomes) == 1:
         return outcomes[0]
     merged = RunOutcome(run_id=",".join(o.run_id for o in outcomes), success=all(o.success for o in outcomes),
@@ -166,7 +170,7 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
     upload_dir = home.upload_dir(casilla, upload_id)
     if not upload_dir.is_dir():
         raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
-    assets = {"__".join(key.path): "/".join(key.path) for key in selection}  # step key -> asset, as Dagster names them
+    assets = step_assets(selection)
     instance = DagsterInstance.get()
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
@@ -180,20 +184,30 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                          asset_selection=selection) as result:
             outcome = RunOutcome(run_id=result.run_id, success=result.success, upload_id=upload_id)
             for event in result.all_events:
-                if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                    mat = event.event_specific_data.materialization
-                    outcome.assets.append(AssetOutcome(list(mat.asset_key.path),
-                                                       {k: v.value for k, v in mat.metadata.items()}))
-                elif event.event_type == DagsterEventType.STEP_FAILURE:
-                    asset = assets.get(event.step_key, event.step_key)
-                    outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, home.landing / casilla)}")
-                elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
-                    error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
-                    if error is not None:
-                        outcome.errors.append(root_cause(error, home.landing / casilla))
+                collect_event(outcome, event, assets, home.landing / casilla)
             return outcome
     finally:
         instance.dispose()
+
+
+def step_assets(selection: list[AssetKey]) -> dict[str, str]:
+    """step key -> asset (`a/b/c`), as Dagster names the steps of the selected assets."""
+    return {"__".join(key.path): "/".join(key.path) for key in selection}
+
+
+def collect_event(outcome: RunOutcome, event: DagsterEvent, assets: dict[str, str], landing: Path) -> None:
+    """Add what one of a run's events tells to `outcome`: an asset written (with its metadata),
+    or a failed step / run as one line (`root_cause`, file names relative to `landing`)."""
+    if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+        mat = event.event_specific_data.materialization
+        outcome.assets.append(AssetOutcome(list(mat.asset_key.path), {k: v.value for k, v in mat.metadata.items()}))
+    elif event.event_type == DagsterEventType.STEP_FAILURE:
+        asset = assets.get(event.step_key, event.step_key)
+        outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, landing)}")
+    elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
+        error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
+        if error is not None:
+            outcome.errors.append(root_cause(error, landing))
 
 
 def raise_for_failure(outcome: RunOutcome) -> RunOutcome:
