@@ -119,8 +119,8 @@ def report_changed(folder: Path) -> float | None:
         return None
 
 
-def scan_executions(home: SageHome, cursor: ExecutionsCursor, now: float,
-                    log: Callable[[str], None]) -> tuple[ExecutionsCursor, list[str]]:
+def scan_executions(home: SageHome, cursor: ExecutionsCursor, now: float, log: Callable[[str], None],
+                    lag: float = LAG_SECONDS) -> tuple[ExecutionsCursor, list[str]]:
     """One tick: land every execution whose report is new since the cursor (or that waits for its
     casilla); returns the next cursor and the folders landed."""
     root = home.executions
@@ -144,7 +144,7 @@ def scan_executions(home: SageHome, cursor: ExecutionsCursor, now: float,
         decided.add(name)
         if outcome.startswith("landed"):
             landed.append(name)
-    since = max(cursor.since, now - LAG_SECONDS)
+    since = max(cursor.since, now - lag)
     recent = [n for n in decided if (changed.get(n) or 0.0) >= since]
     return ExecutionsCursor(since, recent, still_waiting), landed
 
