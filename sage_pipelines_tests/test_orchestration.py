@@ -306,6 +306,14 @@ def test_runs_writing_one_duckdb_file_queue_one_at_a_time(demo_home):
         assert {"key": writer, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
 
 
+def test_the_run_queue_runs_one_run_at_a_time_per_backfill(demo_home):
+    """Dagster tags each run of a backfill with its id (`dagster/backfill`): one run per value at a
+    time keeps a backfill's uploads in the order it created their runs (test_backfill_ui)."""
+    with DagsterInstance.get() as instance:
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+    assert {"key": "dagster/backfill", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
 def test_a_sage_materialize_run_carries_the_writer_tags_of_its_job(demo_home, tmp_path):
     upload = land_week(demo_home, tmp_path, 1)
     outcome = materialize_upload(CASILLA, upload, tables=["clientes"], home=demo_home, server="local")
