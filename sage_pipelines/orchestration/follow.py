@@ -13,7 +13,9 @@ start and result is printed as it happens; a failure ends in one line per failed
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
+from pathlib import Path
 from typing import Callable
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
@@ -61,15 +63,11 @@ def _log_line(record, run_id: str) -> str:  # noqa: ANN001 (Dagster's EventLogRe
     entry = record.event_log_entry
     event = entry.dagster_event
     when = dt.datetime.fromtimestamp(entry.timestamp).strftime("%Y-%m-%d %H:%M:%S")
-    parts = [when, str(entry.level if isinstance(entry.level, str) else _level(entry.level)), run_id[:8],
-             entry.step_key or "", event.event_type_value if event else ""]
+    parts = [when, logging.getLevelName(entry.level) if isinstance(entry.level, int) else str(entry.level),
+             run_id[:8], entry.step_key or "", event.event_type_value if event else ""]
     text = " - ".join(p for p in parts if p) + f" - {entry.user_message or entry.message}"
     error = getattr(event.event_specific_data, "error", None) if event else None
     return text + ("\n" + error.to_string() if error is not None else "")
-
-
-def _level(level: int) -> str:
-    return {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}.get(level, str(level))
 
 
 class _Followed:
@@ -113,7 +111,7 @@ def follow_runs(instance: DagsterInstance, runs: list[SubmittedRun], upload_id: 
     return merge_outcomes([f.outcome for f in followed], upload_id)
 
 
-def _poll(instance: DagsterInstance, f: _Followed, landing, echo: Echo, log: Echo | None) -> None:  # noqa: ANN001
+def _poll(instance: DagsterInstance, f: _Followed, landing: Path, echo: Echo, log: Echo | None) -> None:
     """Read what is new in one run's event log; mark it finished once its run is."""
     run = instance.get_run_by_id(f.run.run_id)
     while True:
@@ -135,7 +133,7 @@ def _poll(instance: DagsterInstance, f: _Followed, landing, echo: Echo, log: Ech
             echo(f"run {run.run_id} succeeded for upload {f.outcome.upload_id}")
 
 
-def _tell(f: _Followed, record, landing, echo: Echo, log: Echo | None) -> None:  # noqa: ANN001
+def _tell(f: _Followed, record, landing: Path, echo: Echo, log: Echo | None) -> None:  # noqa: ANN001 (an EventLogRecord)
     entry = record.event_log_entry
     if log is not None:
         log(_log_line(record, f.run.run_id))
