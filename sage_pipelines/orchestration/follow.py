@@ -178,6 +178,7 @@ def materialize_told(casilla: str, upload_id: str | None = None, tables: list[st
     table's result told once the run is over. The CLI's `materialize` and `backfill` both."""
     if not in_process:
         return materialize_queued(casilla, upload_id, tables, destinations, home, echo, log)
+    check_store_current(home or SageHome.from_env())
     outcome = materialize_upload(casilla, upload_id, tables=tables, destinations=destinations, home=home,
                                  log_level="DEBUG" if log else "CRITICAL")
     for asset in outcome.assets:
