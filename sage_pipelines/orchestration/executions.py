@@ -4,7 +4,9 @@ SAGE writes `executions/<uuid>/` with `input.yaml`, `data.<ext>` (the uploaded f
 and `report.json` last. Once `report.json` exists and its `summary.status` is accepted
 (`Éxito` by default; `SAGE_EXECUTIONS_ACCEPT=Éxito,Parcial` to take partial ones too), the data
 file lands as upload `<uuid>` of the casilla named by `execution_info.casilla_id`; the landing
-sensor then turns it into a partition and a run like any other upload.
+sensor then turns it into a partition and a run like any other upload. The sensor's cursor is a
+high-water mark on the reports' change time plus the few names it needs near the mark
+(`ExecutionsCursor`): its size does not grow with the executions ever seen.
 """
 
 from __future__ import annotations
