@@ -225,7 +225,7 @@ class Engine:
         return int(n), str(digest)
 
     def _checksum_iceberg(self, table: TableSpec) -> tuple[int, str]:
-        catalog = SqlCatalog("check", uri=f"sqlite:///{self.root / 'lake' / 'catalog.db'}",
+        catalog = SqlCatalog("lake", uri=f"sqlite:///{self.root / 'lake' / 'catalog.db'}",
                              warehouse=(self.root / "lake").as_uri())
         data = catalog.load_table((self.namespace, table.name)).scan(selected_fields=tuple(NAMES)).to_arrow()
         return _digest(data)
@@ -245,10 +245,19 @@ class Engine:
 
     def leftovers(self, table: TableSpec, scratch: Path, settle: float = 30) -> list[str]:
         """What a dead write left: [] when nothing. Sessions and locks of a killed client end when
-        the server notices the closed socket, so those are waited for (up to `settle` s)."""
+        the server notices the closed socket, so those are waited for (up to `settle` s). A lake
+        table's files are judged by `lake_leftovers`, after the next write."""
         found = [f"temporary file {p.relative_to(scratch)}" for p in sorted(scratch.rglob("*"))]
-        found += getattr(self, f"_leftovers_{self.kind}")(table, settle)
+        if self.kind in ("duckdb", "postgresql", "mysql"):
+            found += getattr(self, f"_leftovers_{self.kind}")(table, settle)
         return found
+
+    def lake_leftovers(self, table: TableSpec) -> list[str]:
+        """Files in a lake table's folder that no committed version references, and pending
+        Hudi instants ([] for a database)."""
+        if self.kind in ("duckdb", "postgresql", "mysql"):
+            return []
+        return getattr(self, f"_leftovers_{self.kind}")(table, 0)
 
     def _leftovers_duckdb(self, table: TableSpec, settle: float) -> list[str]:
         with duckdb.connect(self.settings.database, read_only=True) as conn:
@@ -289,7 +298,7 @@ class Engine:
         return found + ([f"named lock {lock} held by connection {held}"] if held else [])
 
     def _leftovers_iceberg(self, table: TableSpec, settle: float) -> list[str]:
-        catalog = SqlCatalog("check", uri=f"sqlite:///{self.root / 'lake' / 'catalog.db'}",
+        catalog = SqlCatalog("lake", uri=f"sqlite:///{self.root / 'lake' / 'catalog.db'}",
                              warehouse=(self.root / "lake").as_uri())
         t = catalog.load_table((self.namespace, table.name))
         referenced = {t.metadata_location} | {e.metadata_file for e in t.metadata.metadata_log}

@@ -108,6 +108,8 @@ class HudiDestination(LakeDestination):
         with location.lock():
             props = self._properties(location, where)
             timeline = Timeline(location)
+            if location.host_lock:  # under the lock a pending instant is a dead writer's
+                timeline.roll_back_dead_writes()
             stored = self._stored_schema(timeline)
             if props is not None:
                 self._check_layout(props, key_fields, partitioning, where)
