@@ -233,7 +233,8 @@ class Engine:
     def _checksum_delta(self, table: TableSpec) -> tuple[int, str]:
         location = self.root / "lake" / self.namespace / table.name
         files = DeltaTable(str(location)).file_uris()
-        parts = [pq.read_table(f.removeprefix("file://"), columns=NAMES) for f in files]
+        # Files written by merge and by write_deltalake type text as string_view or string.
+        parts = [pq.read_table(f.removeprefix("file://"), columns=NAMES).cast(_plain_schema()) for f in files]
         return _digest(pa.concat_tables(parts) if parts else None)
 
     def _checksum_hudi(self, table: TableSpec) -> tuple[int, str]:
@@ -263,7 +264,7 @@ class Engine:
         with duckdb.connect(self.settings.database, read_only=True) as conn:
             names = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         extra = [f"table {n}" for n in sorted(names - set(self.tables))]
-        files = {p.name for p in self.root.iterdir()} - {"w.duckdb", "w.duckdb.wal", "lake", "scratch"}
+        files = {p.name for p in self.root.iterdir() if not p.name.startswith("scratch")} - {"w.duckdb", "w.duckdb.wal"}
         return extra + [f"file {n}" for n in sorted(files)]
 
     def _leftovers_postgresql(self, table: TableSpec, settle: float) -> list[str]:
@@ -358,6 +359,11 @@ def _digest(data: pa.Table | None) -> tuple[int, str]:
     columns = [data.column(n).to_pylist() for n in NAMES]
     lines = sorted(repr(tuple(_plain(v) for v in r)) for r in zip(*columns))
     return len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _plain_schema() -> pa.Schema:
+    declared = spec(Strategy.UPSERT, "x").arrow_schema
+    return pa.schema([pa.field(f.name, f.type) for f in declared] + [pa.field("_sage_upload_id", pa.string())])
 
 
 def _plain(value: Any) -> Any:
