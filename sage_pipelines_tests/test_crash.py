@@ -35,8 +35,8 @@ from sage_pipelines_tests.crash_support import (
 from sage_pipelines_tests.test_destination_postgres import pg_settings
 
 # Rows pre-filled per table: big enough that a write takes a while to kill inside of.
-ROWS = {"duckdb": 60_000, "postgresql": 40_000, "mysql": 20_000, "iceberg": 40_000, "delta": 40_000,
-        "hudi": 40_000}
+ROWS = {"duckdb": 40_000, "postgresql": 30_000, "mysql": 15_000, "iceberg": 25_000, "delta": 25_000,
+        "hudi": 25_000}
 POINTS, LONG_POINTS = 2, 20
 # Iceberg and Delta: a killed write's data / manifest files that no commit references stay until
 # the format's own orphan-file maintenance removes them (README, "Reliability": why harmless).
