@@ -225,9 +225,7 @@ class Engine:
         return int(n), str(digest)
 
     def _checksum_iceberg(self, table: TableSpec) -> tuple[int, str]:
-        catalog = SqlCatalog("lake", uri=f"sqlite:///{self.root / 'lake' / 'catalog.db'}",
-                             warehouse=(self.root / "lake").as_uri())
-        data = catalog.load_table((self.namespace, table.name)).scan(selected_fields=tuple(NAMES)).to_arrow()
+        data = self._catalog().load_table((self.namespace, table.name)).scan(selected_fields=tuple(NAMES)).to_arrow()
         return _digest(data)
 
     def _checksum_delta(self, table: TableSpec) -> tuple[int, str]:
@@ -241,6 +239,30 @@ class Engine:
         location = self.root / "lake" / self.namespace / table.name
         batches = HudiTableBuilder.from_base_uri(str(location)).build().read()
         return _digest(pa.Table.from_batches(batches).select(NAMES) if batches else None)
+
+    def count(self, table: TableSpec) -> int:
+        """The table's row count as a reader sees it now: `count(*)` in a database; in a lake,
+        the current snapshot / version's count (Iceberg, Delta) or the rows hudi-rs reads."""
+        if self.kind == "iceberg":
+            return self._catalog().load_table((self.namespace, table.name)).scan().count()
+        if self.kind == "delta":
+            return DeltaTable(str(self.root / "lake" / self.namespace / table.name)).count()
+        if self.kind == "hudi":  # the committed file slices hudi-rs lists, counted by their Parquet footers
+            location = self.root / "lake" / self.namespace / table.name
+            slices = HudiTableBuilder.from_base_uri(str(location)).build().get_file_slices()
+            return sum(pq.ParquetFile(location / s.base_file_relative_path()).metadata.num_rows for s in slices)
+        if self.kind == "postgresql":
+            with psycopg.connect(_pg_url(self.settings), autocommit=True) as conn:
+                return conn.execute(f"SELECT count(*) FROM {_dq(self.namespace)}.{_dq(table.name)}").fetchone()[0]
+        if self.kind == "mysql":
+            with _mysql(self.settings) as cur:
+                cur.execute(f"SELECT COUNT(*) FROM `{self.namespace}`.`{table.name}`")
+                return cur.fetchone()[0]
+        return self.checksum(table)[0]
+
+    def _catalog(self) -> SqlCatalog:
+        return SqlCatalog("lake", uri=f"sqlite:///{self.root / 'lake' / 'catalog.db'}",
+                          warehouse=(self.root / "lake").as_uri())
 
     # --- leftovers -------------------------------------------------------------------------
 
@@ -299,9 +321,7 @@ class Engine:
         return found + ([f"named lock {lock} held by connection {held}"] if held else [])
 
     def _leftovers_iceberg(self, table: TableSpec, settle: float) -> list[str]:
-        catalog = SqlCatalog("lake", uri=f"sqlite:///{self.root / 'lake' / 'catalog.db'}",
-                             warehouse=(self.root / "lake").as_uri())
-        t = catalog.load_table((self.namespace, table.name))
+        t = self._catalog().load_table((self.namespace, table.name))
         referenced = {t.metadata_location} | {e.metadata_file for e in t.metadata.metadata_log}
         for snapshot in t.metadata.snapshots:
             referenced.add(snapshot.manifest_list)
@@ -398,8 +418,13 @@ class _mysql:
         self.conn.close()
 
 
+# Kill delays reach a little past the measured write: a killed write may run slower than the
+# measured one, and its commit is at its very end.
+SPAN = 1.2
+
+
 def draw_delays(seconds: float, points: int, seed: int) -> list[float]:
-    """`points` kill delays spread over a write of `seconds`: one per equal slice, at a random
-    place inside it (so a few points still cover the write from start to end)."""
+    """`points` kill delays spread over a write of `seconds` (times `SPAN`): one per equal slice,
+    at a random place inside it (so a few points still cover the write from start to end)."""
     rng = random.Random(seed)
-    return [seconds * (i + rng.random()) / points for i in range(points)]
+    return [SPAN * seconds * (i + rng.random()) / points for i in range(points)]

@@ -23,6 +23,7 @@ from sage_pipelines_tests.crash_support import KINDS, Engine, prefill, rows, spe
 from sage_pipelines_tests.test_crash import ORPHANS_STAY, ctx, make_engine  # noqa: F401 - `ctx` is a fixture
 
 ROWS = 8_000
+TRUNCATE_ROWS = 150_000  # a truncate_insert long enough for many reads to fall inside it
 
 
 def lake_orphans(engine: Engine, table) -> int:
@@ -108,7 +109,7 @@ def test_a_reader_during_a_truncate_insert_never_sees_the_table_empty(kind, ctx,
     engine = make_engine(kind, request, tmp_path)
     table = spec(Strategy.TRUNCATE_INSERT, engine.namespace)
     engine.tables.append(table.name)
-    old, new = prefill(ROWS * 5), rows(10 * ROWS, ROWS * 3, "new")
+    old, new = prefill(ROWS * 5), rows(100 * ROWS, TRUNCATE_ROWS, "new")
     write(engine.settings, table, old, "old")
     seen: list[int] = []
     if kind == "duckdb":
@@ -126,7 +127,7 @@ def test_a_reader_during_a_truncate_insert_never_sees_the_table_empty(kind, ctx,
         child = start_child(ctx, engine.settings, table, new, "new", tmp_path / "scratch")
         assert child.receive()[0] == "start"
         while not child.pipe.poll(0):
-            seen.append(engine.checksum(table)[0])
+            seen.append(engine.count(table))
         assert child.receive()[0] == "done"
         child.process.join(60)
     seen.append(engine.checksum(table)[0])
