@@ -126,7 +126,7 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> 
                                "upload_id": upload_id})
         # Dagster has stored the output (the IO manager wrote the table and ran the checks) by now
         with session_scope(home) as session:
-            row = run_history_row(session, context.run_id, table.table_id, dest.id)
+            row = run_history_row(session, context.run.run_id, table.table_id, dest.id)
             outcomes = list(row.comprobaciones or []) if row is not None else []
         yield from check_results(outcomes)
 
