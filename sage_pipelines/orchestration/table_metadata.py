@@ -25,5 +25,5 @@ def spec_markdown(spec: TableSpec) -> str:
                                  ("partition", c.name in partitions), ("added by sage", c in SAGE_COLUMNS)) if on]
         lines.append(f"| {_cell(c.name)} | {_cell(str(c.type))} | {', '.join(roles)} |")
     if spec.partitioning:
-        lines += ["", f"Partitioned by `{spec.partitioning.transform}` of {', '.join(spec.partitioning.columns)}."]
+        lines += ["", f"In lakes, partitioned by `{spec.partitioning.transform}` of {', '.join(spec.partitioning.columns)}."]
     return "\n".join(lines)
