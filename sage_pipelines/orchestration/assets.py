@@ -110,7 +110,7 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> 
         group_name=dagster_name(plan.casilla),
         metadata=metadata,
         kinds={dest.kind},
-        check_specs=check_specs(key, checks),
+        check_specs=check_specs(key, checks, uploads_partitions(plan.casilla)),
         description=f"{spec.qualified_name} in {dest.alias} ({dest.kind}), from {catalog.filename} "
                     f"({catalog.name or table.catalog_key}), {spec.strategy.value}",
         output_required=False,

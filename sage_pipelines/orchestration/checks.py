@@ -16,10 +16,12 @@ downstream runs on a table that broke its promises.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue,
+                     PartitionsDefinition, PreviewWarning)
 
 from sage_pipelines.casilla.model import Catalog
 from sage_pipelines.destinations.base import Destination, TableSpec, WriteResult
@@ -68,8 +70,15 @@ def table_checks(spec: TableSpec, catalog: Catalog) -> list[TableCheck]:
     return checks
 
 
-def check_specs(key: AssetKey, checks: Sequence[TableCheck]) -> list[AssetCheckSpec]:
-    return [AssetCheckSpec(c.name, asset=key, description=c.description, blocking=True) for c in checks]
+def check_specs(key: AssetKey, checks: Sequence[TableCheck],
+                partitions_def: PartitionsDefinition | None = None) -> list[AssetCheckSpec]:
+    """Partitioned like the table (by upload), so the UI shows each upload's outcome. Dagster 1.13
+    marks partitioned checks as preview (a warning at every definitions load): checked by
+    test_lineage_ui on the pinned version, so the warning is not repeated to every user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)
+        return [AssetCheckSpec(c.name, asset=key, description=c.description, blocking=True,
+                               partitions_def=partitions_def) for c in checks]
 
 
 def run_checks(destination: Destination, spec: TableSpec, checks: Sequence[TableCheck], rows_in_upload: int,
