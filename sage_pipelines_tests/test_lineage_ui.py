@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -212,25 +213,44 @@ def test_sage_history_shows_the_failed_check_and_its_first_offender(scene, capsy
     assert "semana-01" in lines[1] and "4/4 passed" in lines[1]
 
 
+def settle(page, sync_api) -> None:
+    """Wait for the UI's queries to finish, and close the first-visit community dialog if shown."""
+    page.wait_for_load_state("networkidle")
+    try:
+        page.get_by_role("button", name="Skip").click(timeout=3_000)
+    except sync_api.TimeoutError:
+        pass  # not shown on this page
+    sync_api.expect(page.get_by_text(re.compile(r"^Loading"))).to_have_count(0, timeout=60_000)
+    page.wait_for_load_state("networkidle")
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium missing: scripts/services.sh installs it")
 def test_screenshots_of_the_asset_graph_and_an_asset_page(scene, nodes):
+    """Saved under test-artifacts/screenshots/: the lineage from the casilla files to the tables,
+    a table's page, and the failed key check with its offending values."""
     sync_api = pytest.importorskip("playwright.sync_api")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     base = f"http://127.0.0.1:{scene.port}"
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(f"{base}/asset-groups/{CASILLA}@__repository__@sage_pipelines.definitions/lineage")
-            page.get_by_text("lake.fact_ventas").first.wait_for(timeout=60_000)
-            for title in ("dim_clientes", "fact_ventas", "clientes", "ventas"):
+            page = browser.new_page(viewport={"width": 1800, "height": 1300})
+            page.goto(f"{base}/asset-groups")
+            settle(page, sync_api)
+            for title in ("dim_clientes", "fact_ventas", "lake.fact_ventas", "clientes", "ventas"):
                 assert page.get_by_text(title, exact=True).count() >= 1, title
             page.screenshot(path=str(SCREENSHOTS / "lineage_asset_graph.png"), full_page=True)
-            page.goto(f"{base}/assets/warehouse/{CASILLA}/dup_clientes?view=checks")
-            page.get_by_text("primary_key_unique").first.wait_for(timeout=60_000)
-            page.screenshot(path=str(SCREENSHOTS / "lineage_asset_checks.png"), full_page=True)
+
             page.goto(f"{base}/assets/warehouse/{CASILLA}/fact_ventas")
-            page.get_by_text("warehouse.main.fact_ventas").first.wait_for(timeout=60_000)
+            settle(page, sync_api)
             page.screenshot(path=str(SCREENSHOTS / "lineage_asset_page.png"), full_page=True)
+            assert page.get_by_text("warehouse.main.fact_ventas").count() >= 1  # Storage: the full name
+
+            page.goto(f"{base}/assets/warehouse/{CASILLA}/dup_clientes?view=checks")
+            settle(page, sync_api)
+            page.get_by_text("primary_key_unique").first.click()
+            settle(page, sync_api)
+            assert page.get_by_text("first_offending_values").count() >= 1
+            page.screenshot(path=str(SCREENSHOTS / "lineage_failed_check.png"), full_page=True)
         finally:
             browser.close()

@@ -49,7 +49,7 @@ def test_definitions_hold_one_asset_per_casilla_file_and_destination(demo_home):
     ventas = specs[AssetKey(["warehouse", CASILLA, "fact_ventas"])]
     assert ventas.group_name == CASILLA
     assert ventas.metadata["strategy"] == "delete_insert"
-    assert ventas.metadata["dagster/table_name"] == "fact_ventas"
+    assert ventas.metadata["dagster/table_name"] == "warehouse.main.fact_ventas"
     assert ventas.partitions_def.name == f"uploads_{CASILLA}"
     assert [d.asset_key for d in ventas.deps] == [AssetKey([CASILLA, "ventas"])]
     assert ventas.kinds == {"duckdb"}

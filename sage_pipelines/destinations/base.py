@@ -284,8 +284,9 @@ class Destination(Protocol):
         values (asset checks run this right after a write)."""
         ...
 
-    def locate(self, table: TableSpec) -> TableLocation:
-        """The table's fully qualified name and, where it has one, its URI (Dagster metadata)."""
+    def locate(self, table: TableSpec, uri: bool = True) -> TableLocation:
+        """The table's fully qualified name and, where it has one and `uri`, its URI (Dagster
+        metadata). Never connects for the name alone."""
         ...
 
 

@@ -30,6 +30,7 @@ from sage_pipelines.orchestration.checks import CHECKS_KEY, check_results, check
 from sage_pipelines.orchestration.io_managers import IO_MANAGERS, SPEC_KEY, SageIOManager, column_schema
 from sage_pipelines.orchestration.naming import catalog_key, dagster_name, io_manager_key, partitions_name, table_key
 from sage_pipelines.orchestration.table_metadata import spec_markdown
+from sage_pipelines.services.destinations import open_destination
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.history import run_history_row
@@ -75,7 +76,7 @@ def catalog_assets(plans: list[MaterializationPlan]) -> list[AssetSpec]:
     return list(seen.values())
 
 
-def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> AssetsDefinition:
+def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome, table_name: str) -> AssetsDefinition:
     dest = table.destination
     spec = table.spec
     catalog = plan.sage.catalogs[table.catalog_key]
@@ -90,7 +91,7 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> 
         "sage/destination_id": dest.id,
         "sage/casilla": plan.casilla,
         "sage/destination": dest.alias,
-        "dagster/table_name": spec.qualified_name,
+        "dagster/table_name": table_name,
         "dagster/column_schema": MetadataValue.table_schema(column_schema(spec)),
         "strategy": spec.strategy.value,
         "primary_key": ", ".join(spec.primary_key) or "(none)",
@@ -133,6 +134,21 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome) -> 
     return _materialize
 
 
+def qualified_names(plans: list[MaterializationPlan], home: SageHome) -> dict[tuple[int, int], str]:
+    """Each table's fully qualified name (database.schema.table, lake.namespace.table) by
+    (table id, destination id), as its destination names it without connecting."""
+    if not plans:
+        return {}
+    names = {}
+    with session_scope(home) as session:
+        for plan in plans:
+            for table in plan.tables:
+                ref = table.destination
+                destination = open_destination(session, connection=ref.connection, lake=ref.lake, format=ref.format)
+                names[(table.table_id, ref.id)] = destination.locate(table.spec, uri=False).name
+    return names
+
+
 def home_config(home: SageHome) -> Union[str, EnvVar]:
     """`EnvVar("SAGE_HOME")` when the environment names this home, so the path is resolved where
     the step runs (a remote worker's own SAGE_HOME) and not frozen into run config."""
@@ -147,12 +163,13 @@ def build_assets(plans: list[MaterializationPlan], home: SageHome
     assets: list[AssetsDefinition] = []
     resources: dict[str, SageIOManager] = {}
     sage_home = home_config(home)
+    table_names = qualified_names(plans, home)
     for plan in plans:
         for table in plan.tables:
             dest = table.destination
             resources[io_manager_key(plan.name, dest.alias)] = IO_MANAGERS[dest.kind](
                 sage_home=sage_home, connection=dest.connection, lake=dest.lake, format=dest.format)
-            assets.append(table_asset(plan, table, home))
+            assets.append(table_asset(plan, table, home, table_names[(table.table_id, dest.id)]))
     return [*catalog_assets(plans), *assets], resources
 
 

@@ -81,8 +81,9 @@ class LakeDestination:
         """Answered over the table as the format's own reader returns it."""
         return arrow_violations(self.read(table), checks)
 
-    def locate(self, table: TableSpec) -> TableLocation:
-        return TableLocation(f"{self.settings.name}.{self.namespace(table)}.{table.name}", self.table_uri(table))
+    def locate(self, table: TableSpec, uri: bool = True) -> TableLocation:
+        return TableLocation(f"{self.settings.name}.{self.namespace(table)}.{table.name}",
+                             self.table_uri(table) if uri else None)
 
     def table_uri(self, table: TableSpec) -> str | None:
         """Where the table's files live (`<warehouse>/<namespace>/<table>` unless the format says)."""

@@ -296,12 +296,12 @@ class SqlDestination:
         shown = d.fetch_some(conn, d.duplicate_keys_sql(target, columns, count=False), SAMPLE_LIMIT) if count else []
         return Violations(int(count), sample_rows([*columns, "rows"], shown))
 
-    def locate(self, table: TableSpec) -> TableLocation:
+    def locate(self, table: TableSpec, uri: bool = True) -> TableLocation:
         """Without connecting: the schema is the table's, the connection's or the database's
         usual default."""
         schema = table.schema or self.settings.schema or self.dialect.default_schema_label
-        name, uri = self.dialect.location(self.settings, Target(schema, table.name))
-        return TableLocation(name, uri)
+        name, where = self.dialect.location(self.settings, Target(schema, table.name))
+        return TableLocation(name, where if uri else None)
 
     # --- read ----------------------------------------------------------------------------
 
