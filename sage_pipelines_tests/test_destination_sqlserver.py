@@ -561,3 +561,19 @@ def test_a_bad_value_in_the_upload_rolls_back_and_raises_the_readers_error():
     sent = kinds(conn.sent)
     assert "COMMIT TRANSACTION" not in sent and sent[-2:] == ["rollback", "release"]
     assert sent.count("INSERT INTO") == 2  # the two good batches reached staging only
+
+
+def test_the_table_count_and_check_queries_are_valid_tsql_with_every_name_bracketed():
+    target = Target("ventas] x", "fact]ventas")
+    count = D.count_sql(target)
+    nulls = D.null_rows_sql(target, ["id]x", "semana"], count=False)
+    duplicates = D.duplicate_keys_sql(target, ["id]x"], count=True)
+    shown = D.duplicate_keys_sql(target, ["id]x"], count=False)
+    for statement in (count, nulls, duplicates, shown, D.null_rows_sql(target, ["semana"], count=True)):
+        assert len(tsql(statement)) == 1, statement
+        assert "FROM [ventas]] x].[fact]]ventas]" in statement
+    assert count == "SELECT COUNT(*) FROM [ventas]] x].[fact]]ventas]"
+    assert nulls.endswith("WHERE [id]]x] IS NULL OR [semana] IS NULL")
+    assert duplicates.startswith("SELECT COUNT(*) FROM (SELECT [id]]x], COUNT(*) AS [rows] FROM")
+    assert duplicates.endswith("GROUP BY [id]]x] HAVING COUNT(*) > 1) [d]")  # no ORDER BY in a derived table
+    assert shown.endswith("HAVING COUNT(*) > 1 ORDER BY [id]]x]")
