@@ -437,6 +437,8 @@ class RecordingCursor:
             self.rows = [("PK_t", "id")] if self.conn.existing else []  # tables here are keyed on id
         elif "OUTPUT $action" in text:
             self.rows = [(2, 3)]
+        elif text.startswith("SELECT COUNT(*) FROM ["):
+            self.rows = [(7,)]  # the table's rows after the write
         else:
             self.rows, self.rowcount = [], 1
 
@@ -472,7 +474,8 @@ def kinds(sent: list[str]) -> list[str]:
         out.append({"DECLARE @sage_lock": "applock", "DECLARE @sage_schema": "create schema",
                     "DECLARE @sage_merge": "merge", "EXEC sp_releaseapplock": "release",
                     "SELECT SCHEMA_NAME": "schema?", "SELECT COLUMN_NAME": "columns?",
-                    "SELECT TOP (1) 1": "lock table", "IF @@TRANCOUNT": "rollback"}.get(word, word))
+                    "SELECT TOP (1) 1": "lock table", "IF @@TRANCOUNT": "rollback",
+                    "SELECT COUNT(*)": "count rows"}.get(word, word))
     return out
 
 
@@ -482,10 +485,11 @@ def test_a_first_upsert_creates_everything_inside_one_transaction_then_merges_on
     result = recorded_write(spec, [row(i) for i in range(5)], conn)
     assert kinds(conn.sent) == [
         "applock", "BEGIN TRANSACTION", "columns?", "create schema", "CREATE TABLE",
-        "lock table", "CREATE TABLE", "INSERT INTO", "INSERT INTO", "merge", "DROP TABLE",
+        "lock table", "CREATE TABLE", "INSERT INTO", "INSERT INTO", "merge", "count rows", "DROP TABLE",
         "COMMIT TRANSACTION", "release"]
     assert "PRIMARY KEY ([id])" in conn.sent[4] and conn.sent[6].startswith("CREATE TABLE [#_sage_stage_")
-    assert (result.inserted, result.updated) == (2, 1)
+    assert conn.sent[10] == "SELECT COUNT(*) FROM [ventas].[fact_ventas]"  # inside the transaction
+    assert (result.inserted, result.updated, result.table_rows) == (2, 1, 7)
     assert conn.closed
 
 

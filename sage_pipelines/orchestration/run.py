@@ -167,7 +167,7 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
     upload_dir = home.upload_dir(casilla, upload_id)
     if not upload_dir.is_dir():
         raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
-    assets = {"__".join(key.path): "/".join(key.path) for key in selection}  # step key -> asset, as Dagster names them
+    assets = {key.to_python_identifier(): "/".join(key.path) for key in selection}  # step key -> asset
     instance = DagsterInstance.get()
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
