@@ -189,7 +189,9 @@ def test_every_table_carries_blocking_checks_that_passed_on_the_demo(nodes):
 def test_a_duplicate_key_slipped_in_by_append_fails_its_check_with_the_offending_values(scene, nodes):
     assert scene.first.success, scene.first.errors
     assert not scene.second.success  # the blocking check failed the step
-    assert any("primary_key_unique" in e for e in scene.second.errors), scene.second.errors
+    assert scene.second.errors == [f"warehouse/{CASILLA}/dup_clientes: the table was written, but its blocking "
+                                   f"check(s) primary_key_unique failed (the offending values: `sage history "
+                                   f"{CASILLA}` or the asset's Checks tab)"]
     node = nodes[f"warehouse/{CASILLA}/dup_clientes"]
     assert [d["path"] for d in node["dependencyKeys"]] == [[CASILLA, "clientes"]]
     checks = {c["name"]: c["executionForLatestMaterialization"] for c in node["assetChecksOrError"]["checks"]}

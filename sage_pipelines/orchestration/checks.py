@@ -130,3 +130,14 @@ def summary(outcomes: Sequence[dict[str, Any]] | None) -> str | None:
             shown = f" ({o['rows_in_upload']} in upload, {o['written']} written)"
         parts.append(f"{o['name']} failed: {o['count']}{shown}")
     return "; ".join(parts)
+
+
+def failed_checks_line(error: Any, casilla: str) -> str | None:
+    """A step failed by its blocking checks, in one line naming them (None for any other failure).
+    Dagster's message lists `<asset>: <check>,<check>` after its first line."""
+    if getattr(error, "cls_name", None) != "DagsterAssetCheckFailedError":
+        return None
+    names = [n for line in (error.message or "").strip().splitlines()[1:]
+             for n in line.rpartition(": ")[2].split(",") if n]
+    return (f"the table was written, but its blocking check(s) {', '.join(names)} failed "
+            f"(the offending values: `sage history {casilla}` or the asset's Checks tab)")

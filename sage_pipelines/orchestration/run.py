@@ -26,6 +26,7 @@ from sage_pipelines.materialization.casillas import get_casilla
 from sage_pipelines.materialization.model import AUTO_SERVER
 from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
+from sage_pipelines.orchestration.checks import failed_checks_line
 from sage_pipelines.orchestration.naming import table_key, job_name, partitions_name
 from sage_pipelines.orchestration.observations import observe_uploads
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
@@ -189,7 +190,8 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                                                        {k: v.value for k, v in mat.metadata.items()}))
                 elif event.event_type == DagsterEventType.STEP_FAILURE:
                     asset = assets.get(event.step_key, event.step_key)
-                    outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, home.landing / casilla)}")
+                    error = event.event_specific_data.error
+                    outcome.errors.append(f"{asset}: {failed_checks_line(error, casilla) or root_cause(error, home.landing / casilla)}")
                 elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
                     error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
                     if error is not None:
