@@ -26,7 +26,9 @@ from sage_pipelines.materialization.casillas import get_casilla
 from sage_pipelines.materialization.model import AUTO_SERVER
 from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
-from sage_pipelines.orchestration.naming import asset_key, job_name, partitions_name
+from sage_pipelines.orchestration.checks import failed_checks_line
+from sage_pipelines.orchestration.naming import table_key, job_name, partitions_name
+from sage_pipelines.orchestration.observations import observe_uploads
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
 from sage_pipelines.servers.executor import error_line
 from sage_pipelines.servers.instance import SERVER_TAG, ensure_dagster_home
@@ -72,7 +74,7 @@ def select_assets(plans: list[MaterializationPlan], casilla: str, tables: list[s
                 continue
             if destinations and t.destination.alias not in destinations:
                 continue
-            keys.append(asset_key(t.destination.alias, casilla, t.catalog_key))
+            keys.append(table_key(casilla, t))
     if not known_dests:
         raise ConfigError(f"casilla {casilla!r} has no materialization (apply one with `sage materializations apply`)")
     for t in tables or []:
@@ -167,11 +169,13 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
     upload_dir = home.upload_dir(casilla, upload_id)
     if not upload_dir.is_dir():
         raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
-    assets = {"__".join(key.path): "/".join(key.path) for key in selection}  # step key -> asset, as Dagster names them
+    assets = {key.to_python_identifier(): "/".join(key.path) for key in selection}  # step key -> asset
     instance = DagsterInstance.get()
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
+            for observation in observe_uploads(home, casilla, [upload_id]):  # the upload lands
+                instance.report_runless_asset_event(observation)
         job = build_reconstructable_job(*JOB_LOADER,
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())
@@ -191,7 +195,8 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                                                        {k: v.value for k, v in mat.metadata.items()}))
                 elif event.event_type == DagsterEventType.STEP_FAILURE:
                     asset = assets.get(event.step_key, event.step_key)
-                    outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, home.landing / casilla)}")
+                    error = event.event_specific_data.error
+                    outcome.errors.append(f"{asset}: {failed_checks_line(error, casilla) or root_cause(error, home.landing / casilla)}")
                 elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
                     error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
                     if error is not None:

@@ -71,6 +71,10 @@ class DeltaDestination(LakeDestination):
     def uri(self, table: TableSpec) -> str:
         return table_uri(self.settings.warehouse, self.namespace(table), table.name)
 
+    def rows_at(self, table: TableSpec, version: int) -> int:
+        """The table's row count at the version a write committed (from its file statistics)."""
+        return DeltaTable(self.uri(table), version=version, storage_options=delta_storage_options(self.settings)).count()
+
     def load(self, table: TableSpec) -> DeltaTable:
         try:
             return DeltaTable(self.uri(table), storage_options=delta_storage_options(self.settings))
@@ -193,6 +197,7 @@ class DeltaDestination(LakeDestination):
         added, removed = self._commit_files(table, version)
         touched = sorted({path.rsplit("/", 1)[0] for path in added + removed if "/" in path})
         return WriteResult(inserted=tally.inserted, updated=tally.updated, deleted=tally.deleted,
+                           table_rows=self.rows_at(table, version),
                            extra={"format": "delta", "version": version,
                                   "files_added": len(added), "files_removed": len(removed),
                                   "added_files": added, "removed_files": removed,

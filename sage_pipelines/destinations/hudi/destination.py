@@ -128,7 +128,10 @@ class HudiDestination(LakeDestination):
                 raise DestinationError(
                     f"{where}: another writer committed to this table while this write ran ({exc}); this "
                     "write was undone and changed nothing: re-run it") from None
-        return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra)
+            # still this table's only writer (the lock): the snapshot just committed
+            table_rows = self.read(table).num_rows
+        return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra,
+                           table_rows=table_rows)
 
     def read(self, table: TableSpec) -> pa.Table:
         from hudi import HudiTableBuilder

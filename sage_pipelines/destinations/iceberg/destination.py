@@ -108,6 +108,13 @@ class IcebergDestination(LakeDestination):
         data = self.load(table).scan().to_arrow()
         return with_declared_types(data, table)
 
+    def table_uri(self, table: TableSpec) -> str | None:
+        """The table's location as its catalog records it (None before its first write)."""
+        try:
+            return self.load(table).metadata.location
+        except DestinationError:
+            return None
+
     # --- write ------------------------------------------------------------------------
 
     def _begin(self, table: TableSpec, upload: pa.Table,
@@ -173,11 +180,13 @@ class IcebergDestination(LakeDestination):
                 snapshot.append_data_file(data_file)
             snapshot_id = snapshot.snapshot_id
         try:
-            txn.commit_transaction()
+            committed = txn.commit_transaction()
         except self.retry_on:
             _discard_attempt(txn, io, added, created=current is None)
             raise
+        summary = committed.snapshot_by_id(snapshot_id).summary  # the snapshot this write made
         return WriteResult(inserted=tally.inserted, updated=tally.updated, deleted=tally.deleted,
+                           table_rows=int(summary["total-records"]),
                            extra=self._metadata(txn, snapshot_id, added, removed))
 
     def _metadata(self, txn: Transaction, snapshot_id: int, added: list[DataFile],

@@ -162,6 +162,11 @@ class MySQLDialect(Dialect):
         return pa.array(values, type=type_)
 
 
+    def location(self, settings: ConnectionSettings, target: Target) -> tuple[str, str | None]:
+        """A MySQL schema is a database: `database.table`."""
+        return ".".join(p for p in (target.schema or settings.database, target.name) if p), None
+
+
 class MySQLDestination(SqlDestination):
     """A MySQL or MariaDB server reached with PyMySQL (`local_infile` must be enabled on the
     server); a table's schema is a database, created when missing."""
