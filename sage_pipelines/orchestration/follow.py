@@ -73,8 +73,9 @@ def _log_line(record, run_id: str) -> str:  # noqa: ANN001 (Dagster's EventLogRe
 class _Followed:
     """One run: its event-log cursor and what it has told so far."""
 
-    def __init__(self, run: SubmittedRun, upload_id: str) -> None:
+    def __init__(self, run: SubmittedRun, casilla: str, upload_id: str) -> None:
         self.run = run
+        self.casilla = casilla
         self.cursor: str | None = None
         self.outcome = RunOutcome(run_id=run.run_id, success=False, upload_id=upload_id)
         self.assets = step_assets_of(run)
@@ -90,7 +91,7 @@ def follow_runs(instance: DagsterInstance, runs: list[SubmittedRun], upload_id: 
     """Wait for `runs` (one upload's, one per server) to finish, printing with `echo` each step's
     start and result as the event logs show them (and every event with `log`, when given).
     Returns one outcome over all of them."""
-    followed = [_Followed(run, upload_id) for run in runs]
+    followed = [_Followed(run, casilla, upload_id) for run in runs]
     for f in followed:
         echo(f"run {f.run.run_id} queued for upload {upload_id} on server {f.run.server}: {run_url(f.run.run_id)}")
     landing = home.landing / casilla
@@ -141,7 +142,7 @@ def _tell(f: _Followed, record, landing: Path, echo: Echo, log: Echo | None) -> 
     if event is None:
         return
     before = len(f.outcome.assets)
-    collect_event(f.outcome, event, f.assets, landing)
+    collect_event(f.outcome, event, f.assets, f.casilla, landing)
     asset = f.assets.get(event.step_key or "", event.step_key)
     if event.event_type == DagsterEventType.RUN_START:
         echo(f"run {f.run.run_id} started")

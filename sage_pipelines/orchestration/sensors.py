@@ -22,6 +22,7 @@ from dagster import (
 
 from sage_pipelines.errors import SageError
 from sage_pipelines.orchestration.naming import partitions_name
+from sage_pipelines.orchestration.observations import observe_uploads
 from sage_pipelines.orchestration.resources import SageStore
 from sage_pipelines.orchestration.routing import upload_run_requests
 from sage_pipelines.services.uploads import landed_uploads, register_landed_upload
@@ -35,7 +36,7 @@ def build_landing_sensor(casillas: list[str], jobs: list) -> SensorDefinition:
             description="Turns each new upload under $SAGE_HOME/landing into a partition and a run")
     def _landing(context: SensorEvaluationContext, sage_store: SageStore):
         home = sage_store.home
-        requests, partition_requests = [], []
+        requests, partition_requests, observations = [], [], []
         for casilla in casillas:
             known = set(context.instance.get_dynamic_partitions(partitions_name(casilla)))
             new = [u for u in landed_uploads(home, casilla) if u not in known]
@@ -46,9 +47,11 @@ def build_landing_sensor(casillas: list[str], jobs: list) -> SensorDefinition:
                 continue
             partition_requests.append(AddDynamicPartitionsRequest(partitions_name(casilla), new))
             requests += upload_run_requests(home, casilla, new)  # one run per upload and chosen server
+            observations += observe_uploads(home, casilla, new)  # its files, on the catalogs' source assets
         if not requests:
             return SkipReason("no new uploads")
-        return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests)
+        return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests,
+                            asset_events=observations)
 
     return _landing
 
