@@ -32,6 +32,7 @@ from sage_pipelines.orchestration.observations import report_landed
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
 from sage_pipelines.servers.executor import error_line
 from sage_pipelines.servers.instance import SERVER_TAG, ensure_dagster_home
+from sage_pipelines.servers.run_process import RUN_PROCESS_TAG, fail_dead_runs, process_identity
 from sage_pipelines.services.uploads import latest_upload
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
@@ -178,6 +179,10 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())
         run_tags = {**upload_run_tags(casilla, upload_id, server), **(tags or {})}
+        identity = process_identity(os.getpid())  # this process runs the run: a kill -9 of it is noticed
+        if identity is not None:
+            run_tags[RUN_PROCESS_TAG] = identity
+        fail_dead_runs(instance)  # runs whose process was killed since: failed before this one starts
         config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
         with execute_job(job, instance, run_config=config, tags=run_tags,
                          asset_selection=selection) as result:

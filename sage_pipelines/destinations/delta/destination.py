@@ -26,7 +26,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from sage_pipelines.destinations.base import Strategy, TableSpec, WriteResult
@@ -112,8 +112,13 @@ class DeltaDestination(LakeDestination):
         except TableNotFoundError:
             data = with_partition_columns(upload, partitions)
             try:
+                # No commit retries: delta-rs retries a commit that lost version 0 to another
+                # writer's create as a blind append at version 1, so two first writes of one
+                # table both inserted every row (duplicated keys; found by the concurrent-writers
+                # test). Failing instead, this write starts over and merges into the new table.
                 write_deltalake(uri, data, mode="error", storage_options=options,
-                                partition_by=[p.name for p in partitions] or None)
+                                partition_by=[p.name for p in partitions] or None,
+                                commit_properties=CommitProperties(max_commit_retries=0))
             except DeltaError as exc:
                 if DeltaTable.is_deltatable(uri, storage_options=options):
                     raise _TableCreatedMeanwhile(str(exc)) from exc

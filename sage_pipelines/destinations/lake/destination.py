@@ -9,9 +9,7 @@ fails with a `DestinationError`.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import ClassVar, Sequence
 
 import pyarrow as pa
@@ -20,6 +18,7 @@ from sage_pipelines.destinations.base import Capabilities, LakeSettings, TableSp
 from sage_pipelines.destinations.checks import KeyCheck, TableLocation, Violations, arrow_violations
 from sage_pipelines.destinations.lake.storage import table_uri
 from sage_pipelines.destinations.lake.rows import collect, prepare
+from sage_pipelines.destinations.scratch import scratch_path
 from sage_pipelines.errors import DestinationError
 
 DEFAULT_NAMESPACE = "default"
@@ -46,11 +45,12 @@ class LakeDestination:
     def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
         # The upload is spooled to a file of this write's own and mapped back (see `collect`);
         # it lives under TMPDIR, which should be a disk, not a tmpfs (that would be RAM again).
-        with tempfile.TemporaryDirectory(prefix="sage-lake-upload-") as spool:
-            return self._write(batches, table, upload_id, Path(spool))
+        # The file has no name (`scratch_path`), so a writer killed at any point leaves none.
+        with scratch_path("sage-lake-upload-", ".arrow") as spool:
+            return self._write(batches, table, upload_id, spool)
 
     def _write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str,
-               spool: Path) -> WriteResult:
+               spool: str) -> WriteResult:
         started = time.perf_counter()
         upload = collect(batches, upload_id, spool)
         nbytes, received = upload.nbytes, upload.num_rows
