@@ -7,11 +7,12 @@ import os
 import uuid
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance
 
 from sage_pipelines.orchestration.definitions_factory import build_definitions
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines_tests.conftest import PG_URL
+from sage_pipelines_tests.orchestration_fixtures import sensor_context
 from sage_pipelines_tests.servers_fixtures import module_schema  # noqa: F401 (a fixture)
 from sage_pipelines_tests.servers_fixtures import (CASILLA, KB, MB, Worker, add_remote, apply, build_home, make_upload,
                                                    scoped_env, table_rows)
@@ -41,7 +42,8 @@ def schema(module_schema):
 
 
 def by_table(outcome) -> dict[str, dict]:
-    return {a.key[-1]: a.metadata for a in outcome.assets}
+    """Metadata by catalog: the asset titled `t_<catalog>` is catalog `<catalog>`'s."""
+    return {a.key[-1].removeprefix("t_"): a.metadata for a in outcome.assets}
 
 
 def test_small_file_runs_in_the_run_process_and_large_file_on_the_worker(remote, schema, tmp_path):
@@ -104,15 +106,15 @@ def test_landing_sensor_requests_one_run_per_chosen_server(remote, tmp_path):
     sensor = defs.resolve_sensor_def("sage_landing_sensor")
     instance = DagsterInstance.get()
     try:
-        with build_sensor_context(instance=instance, definitions=defs) as context:
+        with sensor_context(home, instance) as context:
             result = sensor(context)
     finally:
         instance.dispose()
     requests = {r.job_name: r for r in result.run_requests if r.partition_key == upload}
     assert set(requests) == {f"materialize_{CASILLA}", f"materialize_{CASILLA}__{server}"}
     local, remote_req = requests[f"materialize_{CASILLA}"], requests[f"materialize_{CASILLA}__{server}"]
-    assert AssetKey(["pg", CASILLA, "pequeno"]) in local.asset_selection  # with the files this upload lacks
-    assert AssetKey(["pg", CASILLA, "grande"]) not in local.asset_selection
-    assert remote_req.asset_selection == [AssetKey(["pg", CASILLA, "grande"])]
+    assert AssetKey(["pg", CASILLA, "t_pequeno"]) in local.asset_selection  # with the files this upload lacks
+    assert AssetKey(["pg", CASILLA, "t_grande"]) not in local.asset_selection
+    assert remote_req.asset_selection == [AssetKey(["pg", CASILLA, "t_grande"])]
     assert local.tags["sage/server"] == "local" and remote_req.tags["sage/server"] == server
-    assert remote_req.tags["sage/server_reason"].startswith("grande: file of ")
+    assert remote_req.tags["sage/server_reason"].startswith("t_grande: file of ")  # the table the step writes

@@ -17,7 +17,7 @@ from sage_pipelines.destinations.base import TableSpec
 from sage_pipelines.materialization.casillas import casilla_yaml
 from sage_pipelines.materialization.model import DEFAULT_LAKE_FORMAT, target_schema
 from sage_pipelines.materialization.persist import table_config
-from sage_pipelines.store.models import Materialization, MaterializationDestination
+from sage_pipelines.store.models import Casilla, Materialization, MaterializationDestination
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class TablePlan:
     catalog_key: str
     destination: DestinationRef
     spec: TableSpec
+    target: str = ""  # the table as the materialization names it (`name` or `schema.name`)
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,12 @@ class MaterializationPlan:
     tables: tuple[TablePlan, ...]
 
 
-def load_plans(session: Session) -> list[MaterializationPlan]:
-    """Every active materialization, resolved, in name order."""
-    rows = session.scalars(select(Materialization).where(Materialization.activo.is_(True))
-                           .order_by(Materialization.nombre))
+def load_plans(session: Session, casilla: str | None = None) -> list[MaterializationPlan]:
+    """Every active materialization (of `casilla` only, when given), resolved, in name order."""
+    query = select(Materialization).where(Materialization.activo.is_(True))
+    if casilla is not None:
+        query = query.join(Materialization.casilla).where(Casilla.nombre == casilla)
+    rows = session.scalars(query.order_by(Materialization.nombre))
     sages: dict[str, SageYaml] = {}
     plans = []
     for m in rows:
@@ -79,7 +82,7 @@ def materialization_plan(m: Materialization, sage: SageYaml) -> MaterializationP
                              delete_by=config.delete_by, partitioning=config.partitioning,
                              schema_change=config.schema_change)
             tables.append(TablePlan(table_id=t.id, catalog_key=t.catalogo, destination=destination_ref(d),
-                                    spec=spec))
+                                    spec=spec, target=str(config.target)))
     return MaterializationPlan(id=m.id, name=m.nombre, casilla=m.casilla.nombre, sage=sage, server=m.servidor,
                                schedule=m.schedule, description=m.descripcion, tables=tuple(tables))
 

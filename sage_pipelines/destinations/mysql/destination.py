@@ -1,4 +1,4 @@
-"""MySQL / MariaDB (PyMySQL): the upload is streamed to a temporary file in LOAD DATA's default
+"""MySQL / MariaDB (PyMySQL): the upload is streamed to a nameless temporary file in LOAD DATA's default
 text format (tab-separated, backslash escapes, `\\N` for NULL; `staging.encode_text`), loaded with
 `LOAD DATA LOCAL INFILE` into a TEMPORARY staging table, then one statement per strategy inside
 one InnoDB transaction.
@@ -19,8 +19,6 @@ the target table's collation, since MySQL refuses to compare columns of two coll
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from typing import Any, Sequence
 
 import pyarrow as pa
@@ -31,6 +29,7 @@ from sage_pipelines.destinations.base import ConnectionSettings
 from sage_pipelines.destinations.mysql.capabilities import CAPABILITIES
 from sage_pipelines.destinations.mysql.client import CLIENT
 from sage_pipelines.destinations.mysql.typemap import TYPE_MAP
+from sage_pipelines.destinations.scratch import scratch_path
 from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
@@ -127,9 +126,9 @@ class MySQLDialect(Dialect):
         return True
 
     def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
-        fd, path = tempfile.mkstemp(prefix="sage_load_", suffix=".tsv")
-        try:
-            with os.fdopen(fd, "wb") as f:
+        # A file with no name (`scratch_path`): a writer killed mid-load leaves none behind.
+        with scratch_path("sage_load_", ".tsv") as path:
+            with open(path, "wb") as f:
                 for batch in rows:
                     f.write(memoryview(encode_text(batch)))
             # REPLACE only when staging has the upsert key: the later row of a key wins.
@@ -142,8 +141,6 @@ class MySQLDialect(Dialect):
                     cur.execute("SHOW WARNINGS LIMIT 3")
                     notes = "; ".join(str(w[2]) for w in cur.fetchall())
                     raise DestinationError(f"mysql: the upload does not fit the table: {notes}")
-        finally:
-            os.unlink(path)
 
     def drop_staging(self, conn: Any, staging: str) -> None:
         try:
@@ -163,6 +160,11 @@ class MySQLDialect(Dialect):
         if pa.types.is_boolean(type_):  # TINYINT(1) comes back as 0 / 1
             values = [None if v is None else bool(v) for v in values]
         return pa.array(values, type=type_)
+
+
+    def location(self, settings: ConnectionSettings, target: Target) -> tuple[str, str | None]:
+        """A MySQL schema is a database: `database.table`."""
+        return ".".join(p for p in (target.schema or settings.database, target.name) if p), None
 
 
 class MySQLDestination(SqlDestination):
