@@ -1,7 +1,8 @@
-"""MySQL / MariaDB (PyMySQL): the upload is streamed to a temporary file in LOAD DATA's default
+"""MySQL / MariaDB (PyMySQL): the upload is streamed through a named pipe in LOAD DATA's default
 text format (tab-separated, backslash escapes, `\\N` for NULL; `staging.encode_text`), loaded with
 `LOAD DATA LOCAL INFILE` into a TEMPORARY staging table, then one statement per strategy inside
-one InnoDB transaction.
+one InnoDB transaction. A feeder thread reads and encodes the upload into the pipe while the
+server loads what came before (`mysql.pipe`): no spooled copy on disk, reading overlaps loading.
 
 MySQL commits DDL on its own, so the table is created or altered before the data transaction,
 while the writer holds a named lock (`GET_LOCK`) that makes writers of one table take turns; a
@@ -19,8 +20,6 @@ the target table's collation, since MySQL refuses to compare columns of two coll
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from typing import Any, Sequence
 
 import pyarrow as pa
@@ -30,6 +29,7 @@ from sqlalchemy.dialects import mysql
 from sage_pipelines.destinations.base import ConnectionSettings
 from sage_pipelines.destinations.mysql.capabilities import CAPABILITIES
 from sage_pipelines.destinations.mysql.client import CLIENT
+from sage_pipelines.destinations.mysql.pipe import PipeFeeder
 from sage_pipelines.destinations.mysql.typemap import TYPE_MAP
 from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
@@ -127,23 +127,29 @@ class MySQLDialect(Dialect):
         return True
 
     def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
-        fd, path = tempfile.mkstemp(prefix="sage_load_", suffix=".tsv")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for batch in rows:
-                    f.write(memoryview(encode_text(batch)))
-            # REPLACE only when staging has the upsert key: the later row of a key wins.
-            mode = "REPLACE " if keyed else ""
+        # REPLACE only when staging has the upsert key: the later row of a key wins.
+        mode = "REPLACE " if keyed else ""
+        with PipeFeeder(encode_text(batch) for batch in rows) as feeder:
             with conn.cursor() as cur:
                 cur.execute(f"LOAD DATA LOCAL INFILE %s {mode}INTO TABLE {self.q.ident(staging)} "
-                            f"CHARACTER SET utf8mb4 ({self.cols(rows.names)})", (path,))
+                            f"CHARACTER SET utf8mb4 ({self.cols(rows.names)})", (feeder.path,))
+                feeder.check()  # a reader error ends the pipe early: the load is then void
                 cur.execute("SELECT @@warning_count")
                 if cur.fetchone()[0]:
                     cur.execute("SHOW WARNINGS LIMIT 3")
                     notes = "; ".join(str(w[2]) for w in cur.fetchall())
                     raise DestinationError(f"mysql: the upload does not fit the table: {notes}")
-        finally:
-            os.unlink(path)
+
+    def upsert(self, conn: Any, target: Target, staging: str, names: Sequence[str],
+               keys: Sequence[str]) -> tuple[int, int]:
+        """One statement, counted from its affected rows (1 per inserted row, 2 per updated one,
+        0 for a row left unchanged, the connection not asking for FOUND_ROWS): every matched row
+        does change, since `_sage_loaded_at` is this write's timestamp (microseconds, later than
+        any earlier write's), so no second pass over the table counts the matches."""
+        staged = self.query(conn, f"SELECT COUNT(*) FROM {self.q.ident(staging)}")[0][0]
+        affected = self.run(conn, self.upsert_sql(target, staging, names, keys))
+        updated = affected - staged
+        return staged - updated, updated
 
     def drop_staging(self, conn: Any, staging: str) -> None:
         try:
