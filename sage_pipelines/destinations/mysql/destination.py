@@ -126,12 +126,14 @@ class MySQLDialect(Dialect):
     def dedups_on_load(self) -> bool:
         return True
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
+    loads_directly = True  # LOAD DATA into an InnoDB table is part of the transaction
+
+    def load_into(self, conn: Any, table_sql: str, rows: StagedRows, replace: bool) -> None:
         # REPLACE only when staging has the upsert key: the later row of a key wins.
-        mode = "REPLACE " if keyed else ""
+        mode = "REPLACE " if replace else ""
         with PipeFeeder(encode_text(batch) for batch in rows) as feeder:
             with conn.cursor() as cur:
-                cur.execute(f"LOAD DATA LOCAL INFILE %s {mode}INTO TABLE {self.q.ident(staging)} "
+                cur.execute(f"LOAD DATA LOCAL INFILE %s {mode}INTO TABLE {table_sql} "
                             f"CHARACTER SET utf8mb4 ({self.cols(rows.names)})", (feeder.path,))
                 feeder.check()  # a reader error ends the pipe early: the load is then void
                 cur.execute("SELECT @@warning_count")

@@ -47,10 +47,12 @@ class PostgresDialect(Dialect):
         cols = ", ".join(f"{self.q.ident(c.name)} {c.ddl}" for c in columns)
         self.run(conn, f"CREATE TEMPORARY TABLE {self.q.ident(staging)} ({cols}) ON COMMIT DROP")
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
+    loads_directly = True
+
+    def load_into(self, conn: Any, table_sql: str, rows: StagedRows, replace: bool) -> None:
         # psycopg merges parameters (and so collapses the quoter's doubled %) only when given
         # some; this statement has none, so undo the doubling on identifiers here.
-        statement = f"COPY {self.q.ident(staging)} ({self.cols(rows.names)}) FROM STDIN"
+        statement = f"COPY {table_sql} ({self.cols(rows.names)}) FROM STDIN"
         with conn.cursor() as cur, cur.copy(statement.replace("%%", "%")) as copy:
             for chunk in prefetched(encode_text(batch) for batch in rows):
                 copy.write(memoryview(chunk))

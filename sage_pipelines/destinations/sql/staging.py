@@ -28,10 +28,11 @@ _DONE = object()
 
 
 class StagedRows:
-    """Streams the upload's batches with `_sage_upload_id`, `_sage_loaded_at` and `_sage_row`."""
+    """Streams the upload's batches with `_sage_upload_id`, `_sage_loaded_at` and, when
+    `ordinal` (the rows go to a staging table, where the last row of a key must win), `_sage_row`."""
 
     def __init__(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str,
-                 loaded_at: dt.datetime | None = None):
+                 loaded_at: dt.datetime | None = None, ordinal: bool = True):
         declared = table.arrow_schema
         if batches.schema.names != declared.names:
             raise DestinationError(f"table {table.qualified_name}: the upload's columns "
@@ -39,7 +40,10 @@ class StagedRows:
         self.upload_id = upload_id
         self._cast = None if batches.schema.equals(declared) else declared
         self._source = with_sage_columns(self._declared(batches), upload_id, loaded_at)
-        self.schema = self._source.schema.append(pa.field(ROW_COLUMN, pa.int64(), nullable=False))
+        self.ordinal = ordinal
+        self.schema = self._source.schema
+        if ordinal:
+            self.schema = self.schema.append(pa.field(ROW_COLUMN, pa.int64(), nullable=False))
         self.rows = 0
         self.bytes = 0
         self.error: BaseException | None = None
@@ -60,9 +64,13 @@ class StagedRows:
                 if batch.num_rows == 0:
                     continue
                 n = batch.num_rows
-                ordinal = pa.array(np.arange(self.rows, self.rows + n, dtype=np.int64))
+                start = self.rows
                 self.rows += n
                 self.bytes += batch.nbytes
+                if not self.ordinal:
+                    yield batch
+                    continue
+                ordinal = pa.array(np.arange(start, start + n, dtype=np.int64))
                 yield pa.RecordBatch.from_arrays(list(batch.columns) + [ordinal], schema=self.schema)
         except GeneratorExit:
             raise  # the consumer stopped early (its driver failed): not the reader's error
