@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import os
-import resource
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from sage_pipelines.bench.child import in_child
 from sage_pipelines.bench.e2e import materialize_seconds
 from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.casilla.readers import read_catalog_file
@@ -172,36 +171,9 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _write_child(settings: ConnectionSettings, spec: TableSpec, path: Path, upload_id: str,
-                 out: Any) -> None:
-    """In a fresh process: one write of the CSV; sends (seconds, peak RSS MB, RSS before MB)."""
-    destination = open_destination(settings)
-    before = peak_rss_mb()
-    seconds = timed(lambda: destination.write(csv_reader(path), spec, upload_id))
-    out.send((seconds, peak_rss_mb(), before))
-    out.close()
-
-
-def write_in_child(settings: ConnectionSettings, spec: TableSpec, path: Path,
-                   upload_id: str) -> tuple[float, float, float]:
-    """Our write timed inside a spawned process, so its peak RSS is the write's own (imports
-    included, the benchmark's generated data not): (seconds, peak RSS MB, RSS before MB)."""
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_write_child, args=(settings, spec, path, upload_id, send))
-    child.start()
-    send.close()
-    try:
-        result = receive.recv()
-    except EOFError:
-        raise RuntimeError(f"the benchmark write failed in its child process (exit {child.exitcode})") from None
-    finally:
-        child.join()
-    return result
+def ours_write(settings: ConnectionSettings, spec: TableSpec, path: Path, upload_id: str) -> None:
+    """One write of the CSV by our destination (timed in a child process by `in_child`)."""
+    open_destination(settings).write(csv_reader(path), spec, upload_id)
 
 
 # --- databases -------------------------------------------------------------------------------
@@ -246,7 +218,7 @@ class Bench:
         for i in range(repeat):
             self.reset()
             self.settle()
-            seconds, peak, _ = write_in_child(self.settings, self.spec(strategy), self.upload, f"u{i}")
+            seconds, _, peak = in_child(ours_write, self.settings, self.spec(strategy), self.upload, f"u{i}")
             ours, rss = min(ours, seconds), max(rss, peak)
             self.reset()
             floor = min(floor, self.timed_step(lambda: self.floor(strategy)))

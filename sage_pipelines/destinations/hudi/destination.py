@@ -149,6 +149,10 @@ class HudiDestination(LakeDestination):
     def _location(self, table: TableSpec) -> TableLocation:
         return TableLocation.of(self.settings, self.namespace(table), table.name)
 
+    def uri(self, table: TableSpec) -> str:
+        """The table's base URI (what Hudi's own readers open)."""
+        return self._location(table).uri
+
     @staticmethod
     def _key_fields(table: TableSpec, where: str) -> tuple[str, ...]:
         """The record key: the primary key, else `_sage_upload_id` + `_sage_row_id` (append)."""
