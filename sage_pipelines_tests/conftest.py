@@ -93,7 +93,7 @@ def mysql_database() -> str:
 # --- opt-in long runs and the figures tests report ----------------------------------------------
 # Tests marked with one of these run only when `-m` selects them (e.g. `pytest -m fuzz_long`);
 # `make test` leaves them out.
-OPT_IN_MARKERS = ("fuzz_long", "hypothesis_long")
+OPT_IN_MARKERS = ("fuzz_long", "hypothesis_long", "crash_long")
 _FIGURES = pytest.StashKey[list]()
 
 

@@ -321,8 +321,8 @@ def test_a_run_is_queued_in_the_dagster_instance_with_links_into_its_ui(client, 
     assert body["upload"] == landed and len(body["runs"]) == 1
     run = body["runs"][0]
     assert run["server"] == "local" and run["url"] == f"http://dagster.example:3000/runs/{run['run_id']}"
-    assert [a["key"] for a in run["assets"]] == [["warehouse", CASILLA, "clientes"]]
-    assert run["assets"][0]["url"] == f"http://dagster.example:3000/assets/warehouse/{CASILLA}/clientes"
+    assert [a["key"] for a in run["assets"]] == [["warehouse", CASILLA, "dim_clientes"]]
+    assert run["assets"][0]["url"] == f"http://dagster.example:3000/assets/warehouse/{CASILLA}/dim_clientes"
     state = client.get(f"{API}/runs/{run['run_id']}", headers=admin).json()
     assert (state["status"], state["casilla"], state["upload"], state["server"]) == ("QUEUED", CASILLA, landed, "local")
     assert error_of(client.get(f"{API}/runs/no-such-run", headers=admin), 404)["message"].startswith("unknown run")

@@ -36,8 +36,8 @@ def test_a_failing_run_ends_in_one_line_per_failed_step_naming_file_line_column_
     done = sage(demo_home, "materialize", CASILLA, "--table", "ventas")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [  # ventas goes to the warehouse and to the lake: two steps failed
-        f"sage: error: lake/{CASILLA}/ventas: {BAD_CANTIDAD}",
-        f"sage: error: warehouse/{CASILLA}/ventas: {BAD_CANTIDAD}",
+        f"sage: error: lake/{CASILLA}/lake.fact_ventas: {BAD_CANTIDAD}",
+        f"sage: error: warehouse/{CASILLA}/fact_ventas: {BAD_CANTIDAD}",
     ]
     assert done.stdout.splitlines()[-1].endswith("failed for upload bad-week (full log: the Dagster UI, or --verbose)")
 
@@ -47,7 +47,7 @@ def test_verbose_adds_dagsters_full_log_of_a_failing_run(demo_home, tmp_path):
     done = sage(demo_home, "materialize", CASILLA, "--table", "ventas", "--destination", "warehouse", "--verbose")
     assert done.returncode == 1
     assert "STEP_FAILURE" in done.stderr and "Stack Trace" in done.stderr
-    assert done.stderr.splitlines()[-1] == f"sage: error: warehouse/{CASILLA}/ventas: {BAD_CANTIDAD}"
+    assert done.stderr.splitlines()[-1] == f"sage: error: warehouse/{CASILLA}/fact_ventas: {BAD_CANTIDAD}"
 
 
 def test_a_connection_failure_is_one_line_naming_the_connection(demo_home, tmp_path):

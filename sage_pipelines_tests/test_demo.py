@@ -46,9 +46,10 @@ def test_demo_materializes_three_weeks_into_the_tables_the_strategies_define(sag
     lines: list[str] = []
     summary = run_demo(SageHome(sage_home), echo=lines.append)
     assert summary.final_counts == expected_tables(tmp_path)
-    week2 = {k.split("/")[-1]: m for k, m in summary.weeks[1]["tables"].items()}
-    assert week2["ventas"]["deleted"] == 2000  # the re-sent week 1 replaced the first version
-    assert week2["clientes"]["updated"] == 300 and week2["clientes"]["inserted"] == 30
+    week2 = summary.weeks[1]["tables"]
+    assert week2["warehouse/ventas_semanales/fact_ventas"]["deleted"] == 2000  # the re-sent week 1 replaced it
+    assert week2["warehouse/ventas_semanales/dim_clientes"]["updated"] == 300
+    assert week2["warehouse/ventas_semanales/dim_clientes"]["inserted"] == 30
     assert any("sage dev" in line for line in lines)
     serve = [line for line in lines if ".venv/bin/sage serve" in line and f"SAGE_HOME={sage_home}" in line]
     assert len(serve) == 1 and re.search(r"admin token sage_\d+_\S{43}\)$", serve[0])
@@ -56,6 +57,20 @@ def test_demo_materializes_three_weeks_into_the_tables_the_strategies_define(sag
     codes = [r[0] for r in con.execute("SELECT codigo_cliente FROM dim_clientes ORDER BY 1 LIMIT 1").fetchall()]
     con.close()
     assert codes == ["000001"]  # texto keeps leading zeros
+
+
+def test_row_count_is_the_tables_size_after_the_write_and_the_uploads_figures_keep_their_own_keys(sage_home, tmp_path):
+    summary = run_demo(SageHome(sage_home), echo=lambda _: None)
+    week3 = summary.weeks[2]["tables"]
+    sales = expected_tables(tmp_path)["warehouse:fact_ventas"]
+    for key in ("warehouse/ventas_semanales/fact_ventas", "lake/ventas_semanales/lake.fact_ventas"):
+        assert week3[key]["dagster/row_count"] == sales  # the whole table (three weeks)
+        assert week3[key]["rows_in_upload"] == week3[key]["inserted"] == 2000  # week 3 alone
+    assert week3["warehouse/ventas_semanales/fact_ventas"]["dagster/table_name"] == "warehouse.main.fact_ventas"
+    assert week3["warehouse/ventas_semanales/fact_ventas"]["dagster/uri"] == str(SageHome(sage_home).warehouse_path)
+    lake = week3["lake/ventas_semanales/lake.fact_ventas"]
+    assert lake["dagster/table_name"] == "lake.ventas_semanales.fact_ventas"
+    assert lake["dagster/uri"] == lake["sage/table_location"]
 
 
 def readme_demo_output() -> list[str]:

@@ -437,6 +437,8 @@ class RecordingCursor:
             self.rows = [("PK_t", "id")] if self.conn.existing else []  # tables here are keyed on id
         elif "OUTPUT $action" in text:
             self.rows = [(2, 3)]
+        elif text.startswith("SELECT COUNT(*) FROM ["):
+            self.rows = [(7,)]  # the table's rows after the write
         else:
             self.rows, self.rowcount = [], 1
 
@@ -472,7 +474,8 @@ def kinds(sent: list[str]) -> list[str]:
         out.append({"DECLARE @sage_lock": "applock", "DECLARE @sage_schema": "create schema",
                     "DECLARE @sage_merge": "merge", "EXEC sp_releaseapplock": "release",
                     "SELECT SCHEMA_NAME": "schema?", "SELECT COLUMN_NAME": "columns?",
-                    "SELECT TOP (1) 1": "lock table", "IF @@TRANCOUNT": "rollback"}.get(word, word))
+                    "SELECT TOP (1) 1": "lock table", "IF @@TRANCOUNT": "rollback",
+                    "SELECT COUNT(*)": "count rows"}.get(word, word))
     return out
 
 
@@ -482,10 +485,11 @@ def test_a_first_upsert_creates_everything_inside_one_transaction_then_merges_on
     result = recorded_write(spec, [row(i) for i in range(5)], conn)
     assert kinds(conn.sent) == [
         "applock", "BEGIN TRANSACTION", "columns?", "create schema", "CREATE TABLE",
-        "lock table", "CREATE TABLE", "INSERT INTO", "INSERT INTO", "merge", "DROP TABLE",
+        "lock table", "CREATE TABLE", "INSERT INTO", "INSERT INTO", "merge", "count rows", "DROP TABLE",
         "COMMIT TRANSACTION", "release"]
     assert "PRIMARY KEY ([id])" in conn.sent[4] and conn.sent[6].startswith("CREATE TABLE [#_sage_stage_")
-    assert (result.inserted, result.updated) == (2, 1)
+    assert conn.sent[10] == "SELECT COUNT(*) FROM [ventas].[fact_ventas]"  # inside the transaction
+    assert (result.inserted, result.updated, result.table_rows) == (2, 1, 7)
     assert conn.closed
 
 
@@ -561,3 +565,19 @@ def test_a_bad_value_in_the_upload_rolls_back_and_raises_the_readers_error():
     sent = kinds(conn.sent)
     assert "COMMIT TRANSACTION" not in sent and sent[-2:] == ["rollback", "release"]
     assert sent.count("INSERT INTO") == 2  # the two good batches reached staging only
+
+
+def test_the_table_count_and_check_queries_are_valid_tsql_with_every_name_bracketed():
+    target = Target("ventas] x", "fact]ventas")
+    count = D.count_sql(target)
+    nulls = D.null_rows_sql(target, ["id]x", "semana"], count=False)
+    duplicates = D.duplicate_keys_sql(target, ["id]x"], count=True)
+    shown = D.duplicate_keys_sql(target, ["id]x"], count=False)
+    for statement in (count, nulls, duplicates, shown, D.null_rows_sql(target, ["semana"], count=True)):
+        assert len(tsql(statement)) == 1, statement
+        assert "FROM [ventas]] x].[fact]]ventas]" in statement
+    assert count == "SELECT COUNT(*) FROM [ventas]] x].[fact]]ventas]"
+    assert nulls.endswith("WHERE [id]]x] IS NULL OR [semana] IS NULL")
+    assert duplicates.startswith("SELECT COUNT(*) FROM (SELECT [id]]x], COUNT(*) AS [rows] FROM")
+    assert duplicates.endswith("GROUP BY [id]]x] HAVING COUNT(*) > 1) [d]")  # no ORDER BY in a derived table
+    assert shown.endswith("HAVING COUNT(*) > 1 ORDER BY [id]]x]")

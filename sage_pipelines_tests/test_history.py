@@ -59,7 +59,7 @@ def test_cli_history_prints_one_row_per_write_with_server_and_error(sage_home, c
     assert main(["history", "ventas"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["TIME", "CASILLA", "TABLE", "DESTINATION", "UPLOAD", "STRATEGY", "STATUS",
-                                "ROWS", "INSERTED", "UPDATED", "DELETED", "SECONDS", "SERVER", "ERROR"]
+                                "ROWS", "INSERTED", "UPDATED", "DELETED", "SECONDS", "SERVER", "CHECKS", "ERROR"]
     assert lines[1].split()[:13] == ["2030-01-01T06:01:00", "ventas", "main.fact_ventas", "warehouse", "u2",
                                      "upsert", "failed", "0", "0", "0", "0", "0.25", "local"]
     assert lines[1].endswith("column 'fecha': not a date: '2024-13-01'")

@@ -282,7 +282,7 @@ def test_reapplying_replaces_the_previous_version_keeping_table_ids(store):
 def test_an_asset_owned_by_another_materialization_is_refused(store):
     apply_materialization(store, spec(), "ventas.yaml")
     with pytest.raises(ConfigError, match=r"otra.yaml: materialization.tables.ventas.destinations: asset "
-                                          r"warehouse/ventas/ventas already belongs to materialization "
+                                          r"warehouse/ventas/fact_ventas already belongs to materialization "
                                           r"'ventas_semanales'"):
         apply_materialization(store, spec(lambda m: (m.update(name="otra"), m["tables"].pop("clientes"))),
                               "otra.yaml")

@@ -26,7 +26,7 @@ from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines.types import Column, ColumnType, Kind
 from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
 
-KEYS = {AssetKey(["warehouse", CASILLA, t]) for t in ("clientes", "productos", "ventas")}
+KEYS = {AssetKey(["warehouse", CASILLA, t]) for t in ("dim_clientes", "dim_productos", "fact_ventas")}
 
 
 def warehouse_rows(home, sql: str) -> list[tuple]:
@@ -46,11 +46,17 @@ def test_definitions_hold_one_asset_per_casilla_file_and_destination(demo_home):
     defs = build_definitions(demo_home)
     specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
     assert KEYS <= set(specs)
-    ventas = specs[AssetKey(["warehouse", CASILLA, "ventas"])]
+    ventas = specs[AssetKey(["warehouse", CASILLA, "fact_ventas"])]
     assert ventas.group_name == CASILLA
     assert ventas.metadata["strategy"] == "delete_insert"
-    assert ventas.metadata["dagster/table_name"] == "fact_ventas"
+    assert ventas.metadata["dagster/table_name"] == "warehouse.main.fact_ventas"
     assert ventas.partitions_def.name == f"uploads_{CASILLA}"
+    assert [d.asset_key for d in ventas.deps] == [AssetKey([CASILLA, "ventas"])]
+    assert ventas.kinds == {"duckdb"}
+    source = specs[AssetKey([CASILLA, "ventas"])]
+    assert source.partitions_def.name == f"uploads_{CASILLA}" and source.kinds == {"csv"}
+    lake = specs[AssetKey(["lake", CASILLA, "lake.fact_ventas"])]
+    assert [d.asset_key for d in lake.deps] == [AssetKey([CASILLA, "ventas"])] and lake.kinds == {"iceberg"}
 
 
 def test_materialize_writes_exact_tables_and_standard_metadata(demo_home, tmp_path):
@@ -58,13 +64,13 @@ def test_materialize_writes_exact_tables_and_standard_metadata(demo_home, tmp_pa
     outcome = materialize_upload(CASILLA, upload, home=demo_home)
     assert outcome.success, outcome.errors
     meta = {"/".join(a.key): a.metadata for a in outcome.assets}
-    assert set(meta) == {f"warehouse/{CASILLA}/clientes", f"warehouse/{CASILLA}/productos",
-                         f"warehouse/{CASILLA}/ventas", f"lake/{CASILLA}/ventas"}
-    ventas = meta[f"warehouse/{CASILLA}/ventas"]
+    assert set(meta) == {f"warehouse/{CASILLA}/dim_clientes", f"warehouse/{CASILLA}/dim_productos",
+                         f"warehouse/{CASILLA}/fact_ventas", f"lake/{CASILLA}/lake.fact_ventas"}
+    ventas = meta[f"warehouse/{CASILLA}/fact_ventas"]
     assert ventas["dagster/row_count"] == 2000
-    assert ventas["dagster/table_name"] == "fact_ventas"
+    assert ventas["dagster/table_name"] == "warehouse.main.fact_ventas"
     assert {c.name for c in ventas["dagster/column_schema"].columns} >= {"id_venta", "_sage_upload_id"}
-    assert meta[f"lake/{CASILLA}/ventas"]["dagster/table_name"] == f"{CASILLA}.fact_ventas"
+    assert meta[f"lake/{CASILLA}/lake.fact_ventas"]["dagster/table_name"] == f"lake.{CASILLA}.fact_ventas"
     source = csv_rows(tmp_path / "week1_auto" / "clientes.csv")
     stored = {r[0]: r for r in warehouse_rows(
         demo_home, "SELECT codigo_cliente, nombre, ciudad, limite_credito, activo FROM dim_clientes")}
@@ -78,7 +84,7 @@ def test_materialize_writes_exact_tables_and_standard_metadata(demo_home, tmp_pa
 def test_delete_insert_by_week_replaces_a_resent_week(demo_home, tmp_path):
     materialize_upload(CASILLA, land_week(demo_home, tmp_path, 1), home=demo_home)
     outcome = materialize_upload(CASILLA, land_week(demo_home, tmp_path, 2), home=demo_home)
-    ventas = next(a.metadata for a in outcome.assets if a.key == ["warehouse", CASILLA, "ventas"])
+    ventas = next(a.metadata for a in outcome.assets if a.key == ["warehouse", CASILLA, "fact_ventas"])
     assert (ventas["deleted"], ventas["inserted"]) == (2000, 3800)
     weeks = dict(warehouse_rows(demo_home, "SELECT semana, count(*) FROM fact_ventas GROUP BY 1"))
     assert weeks == {1: 1800, 2: 2000}
@@ -150,14 +156,14 @@ def dagster_cli(home, *args: str) -> subprocess.CompletedProcess:
 def test_dagster_cli_lists_the_assets_and_materializes_one_partition(demo_home, tmp_path):
     listed = dagster_cli(demo_home, "asset", "list", "-m", "sage_pipelines.definitions")
     assert listed.returncode == 0, listed.stderr
-    for key in ("warehouse/ventas_semanales/clientes", "warehouse/ventas_semanales/ventas"):
+    for key in ("warehouse/ventas_semanales/dim_clientes", "warehouse/ventas_semanales/fact_ventas"):
         assert key in listed.stdout
     upload = land_week(demo_home, tmp_path, 1, "cli-upload")
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions(f"uploads_{CASILLA}", [upload])
     instance.dispose()
     run = dagster_cli(demo_home, "asset", "materialize", "-m", "sage_pipelines.definitions",
-                      "--select", "warehouse/ventas_semanales/productos", "--partition", upload)
+                      "--select", "warehouse/ventas_semanales/dim_productos", "--partition", upload)
     assert run.returncode == 0, run.stderr[-3000:]
     assert warehouse_rows(demo_home, "SELECT count(*) FROM dim_productos") == [(80,)]
 

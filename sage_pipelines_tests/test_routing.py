@@ -41,7 +41,8 @@ def schema(module_schema):
 
 
 def by_table(outcome) -> dict[str, dict]:
-    return {a.key[-1]: a.metadata for a in outcome.assets}
+    """Metadata by catalog: the asset titled `t_<catalog>` is catalog `<catalog>`'s."""
+    return {a.key[-1].removeprefix("t_"): a.metadata for a in outcome.assets}
 
 
 def test_small_file_runs_in_the_run_process_and_large_file_on_the_worker(remote, schema, tmp_path):
@@ -111,8 +112,8 @@ def test_landing_sensor_requests_one_run_per_chosen_server(remote, tmp_path):
     requests = {r.job_name: r for r in result.run_requests if r.partition_key == upload}
     assert set(requests) == {f"materialize_{CASILLA}", f"materialize_{CASILLA}__{server}"}
     local, remote_req = requests[f"materialize_{CASILLA}"], requests[f"materialize_{CASILLA}__{server}"]
-    assert AssetKey(["pg", CASILLA, "pequeno"]) in local.asset_selection  # with the files this upload lacks
-    assert AssetKey(["pg", CASILLA, "grande"]) not in local.asset_selection
-    assert remote_req.asset_selection == [AssetKey(["pg", CASILLA, "grande"])]
+    assert AssetKey(["pg", CASILLA, "t_pequeno"]) in local.asset_selection  # with the files this upload lacks
+    assert AssetKey(["pg", CASILLA, "t_grande"]) not in local.asset_selection
+    assert remote_req.asset_selection == [AssetKey(["pg", CASILLA, "t_grande"])]
     assert local.tags["sage/server"] == "local" and remote_req.tags["sage/server"] == server
     assert remote_req.tags["sage/server_reason"].startswith("grande: file of ")

@@ -60,7 +60,7 @@ def webserver(demo_home):
 def test_graphql_lists_the_casilla_assets_in_their_group(webserver):
     data = graphql(webserver, "{ assetNodes { assetKey { path } groupName partitionDefinition { name } } }")
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["data"]["assetNodes"]}
-    for table in ("clientes", "productos", "ventas"):
+    for table in ("dim_clientes", "dim_productos", "fact_ventas"):
         node = nodes[f"warehouse/{CASILLA}/{table}"]
         assert node["groupName"] == CASILLA
         assert node["partitionDefinition"]["name"] == f"uploads_{CASILLA}"
@@ -129,7 +129,7 @@ def test_sage_dev_serves_the_ui_on_this_sage_home(demo_home):
     with sage_dev(demo_home) as (_proc, port):
         data = graphql(port, "{ assetNodes { assetKey { path } } }")
     keys = {"/".join(n["assetKey"]["path"]) for n in data["data"]["assetNodes"]}
-    assert f"warehouse/{CASILLA}/ventas" in keys
+    assert f"warehouse/{CASILLA}/fact_ventas" in keys
 
 
 @pytest.mark.slow

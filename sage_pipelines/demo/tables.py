@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from sage_pipelines.destinations.base import UPLOAD_ID_COLUMN, Strategy
 from sage_pipelines.materialization.plan import load_plans
+from sage_pipelines.orchestration.naming import table_key
 from sage_pipelines.services.destinations import open_destination
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
@@ -43,7 +44,7 @@ def read_tables(home: SageHome, casilla: str, upload_id: str | None = None) -> d
                 data = open_destination(session, connection=ref.connection, lake=ref.lake,
                                         format=ref.format).read(spec)
                 label = f"{ref.alias}:{spec.qualified_name}"
-                state = TableState(label, (ref.alias, casilla, table.catalog_key), data.num_rows)
+                state = TableState(label, tuple(table_key(casilla, table).path), data.num_rows)
                 if spec.strategy is Strategy.DELETE_INSERT:
                     mine = data.filter(pc.equal(data[UPLOAD_ID_COLUMN], upload_id)) if upload_id else data.slice(0, 0)
                     state = TableState(label, state.asset, state.rows, spec.delete_by,

@@ -11,10 +11,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Iterator, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import pyarrow as pa
 
+from sage_pipelines.destinations.checks import KeyCheck, TableLocation, Violations
 from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
 
 UPLOAD_ID_COLUMN = "_sage_upload_id"
@@ -93,6 +94,17 @@ class WriteResult:
     bytes: int = 0  # Arrow bytes of the upload's batches
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Rows the table holds right after this write, counted inside the write (same transaction or
+    # snapshot), so `dagster/row_count` is the table's size and not the upload's.
+    table_rows: int | None = None
+    # Upsert: rows of the upload dropped because a later row of the same key won (last row wins).
+    superseded: int = 0
+
+    @property
+    def written(self) -> int:
+        """Rows the strategy says it took from the upload: what reconciliation compares with
+        the rows the upload held."""
+        return self.rows + self.superseded
 
 
 class WriterScope(str, Enum):
@@ -265,6 +277,16 @@ class Destination(Protocol):
 
     def describe(self, table: TableSpec) -> str:
         """A human-readable location, e.g. `warehouse.main.fact_ventas` (never credentials)."""
+        ...
+
+    def violations(self, table: TableSpec, checks: Sequence[KeyCheck]) -> list[Violations]:
+        """How many rows of the stored table break each check, with the first few offending
+        values (asset checks run this right after a write)."""
+        ...
+
+    def locate(self, table: TableSpec, uri: bool = True) -> TableLocation:
+        """The table's fully qualified name and, where it has one and `uri`, its URI (Dagster
+        metadata). Never connects for the name alone."""
         ...
 
 

@@ -38,6 +38,17 @@ def dagster_name(text: str) -> str:
     return name if name and not name[0].isdigit() else f"_{name}"
 
 
+def asset_title(target: str, lake_alias: str | None, casilla: str) -> str:
+    """The last part of a table's asset key, what Dagster's graph titles it with: the table as the
+    materialization names it (`dim_clientes`, `ventas.fact_ventas`). A lake's tables carry the lake
+    destination's alias (`lake.fact_ventas`), since a lake usually holds the same tables as a
+    warehouse; their namespace shows only when it is not the casilla's (the default)."""
+    parts = target.split(".")
+    if lake_alias is not None:
+        parts = [lake_alias] + (parts[1:] if len(parts) == 2 and parts[0] == casilla else parts)
+    return ".".join(dagster_name(part) for part in parts)
+
+
 def check_upload_id(value: object, where: str = "upload id") -> str:
     """An upload id: starts with a letter or digit, then letters, digits, `_`, `.`, `-` (max 64)."""
     if not isinstance(value, str) or not UPLOAD_ID_RE.fullmatch(value):

@@ -36,6 +36,7 @@ class TablePlan:
     catalog_key: str
     destination: DestinationRef
     spec: TableSpec
+    target: str = ""  # the table as the materialization names it (`name` or `schema.name`)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def materialization_plan(m: Materialization, sage: SageYaml) -> MaterializationP
                              delete_by=config.delete_by, partitioning=config.partitioning,
                              schema_change=config.schema_change)
             tables.append(TablePlan(table_id=t.id, catalog_key=t.catalogo, destination=destination_ref(d),
-                                    spec=spec))
+                                    spec=spec, target=str(config.target)))
     return MaterializationPlan(id=m.id, name=m.nombre, casilla=m.casilla.nombre, sage=sage, server=m.servidor,
                                schedule=m.schedule, description=m.descripcion, tables=tuple(tables))
 

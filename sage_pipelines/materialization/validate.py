@@ -19,8 +19,8 @@ from sage_pipelines.errors import ConfigError
 from sage_pipelines.materialization.casillas import load_casilla
 from sage_pipelines.materialization.model import (AUTO_SERVER, LOCAL_SERVER, MaterializationSpec, TableConfig,
                                                   target_schema)
-from sage_pipelines.materialization.names import dagster_name
-from sage_pipelines.store.models import (Casilla, DatabaseConnection, Lake, Materialization,
+from sage_pipelines.materialization.names import asset_title, dagster_name
+from sage_pipelines.store.models import (Casilla, DatabaseConnection, Lake, Materialization, MaterializationDestination,
                                          MaterializationServer, MaterializationTable)
 from sage_pipelines.types import Kind
 
@@ -165,25 +165,38 @@ def _check_unique_targets(spec: MaterializationSpec, places: dict[str, tuple], p
 
 
 def _check_asset_clash(session: Session, spec: MaterializationSpec, path: str) -> None:
-    """Asset keys are [destination alias, casilla, catalog] as Dagster names (letters, digits,
-    underscores: `ventas-2024` and `ventas_2024` are one key): one owner per key."""
+    """Asset keys are [destination alias, casilla, table title] as Dagster names (letters, digits,
+    underscores: `ventas-2024` and `ventas_2024` are one key; `names.asset_title`): one owner per key."""
     mine: dict[tuple[str, str], str] = {}
+    sources: dict[str, str] = {}  # each catalog is a source asset [casilla, catalog] too
     for catalog, table in spec.tables.items():
+        source = sources.setdefault(dagster_name(catalog), catalog)
+        if source != catalog:
+            raise ConfigError(f"{path}.{catalog}: catalogs {source!r} and {catalog!r} make the same "
+                              f"Dagster asset key {spec.casilla}/{dagster_name(catalog)}")
         for alias in table.destinations:
-            key = (alias, dagster_name(catalog))
+            lake = alias if spec.destinations[alias].lake is not None else None
+            key = (dagster_name(alias), asset_title(str(table.target), lake, spec.casilla))
             if key in mine:
                 raise ConfigError(f"{path}.{catalog}: catalogs {mine[key]!r} and {catalog!r} make the same "
-                                  f"Dagster asset key {alias}/{spec.casilla}/{key[1]}")
+                                  f"Dagster asset key {key[0]}/{spec.casilla}/{key[1]}")
             mine[key] = catalog
-    rows = session.execute(
-        select(Materialization.nombre, MaterializationTable.catalogo, MaterializationTable.destinos)
-        .join(MaterializationTable, MaterializationTable.materialization_id == Materialization.id)
-        .join(Casilla, Casilla.id == Materialization.casilla_id)
-        .where(Casilla.nombre == spec.casilla, Materialization.nombre != spec.name)).all()
-    for other, catalog, aliases in rows:
+    others = (select(Materialization.id, Materialization.nombre)
+              .join(Casilla, Casilla.id == Materialization.casilla_id)
+              .where(Casilla.nombre == spec.casilla, Materialization.nombre != spec.name))
+    names = dict(session.execute(others).all())
+    lakes = {(m, d) for m, d in session.execute(
+        select(MaterializationDestination.materialization_id, MaterializationDestination.nombre)
+        .where(MaterializationDestination.materialization_id.in_(names),
+               MaterializationDestination.tipo == "lake")).all()}
+    rows = session.execute(select(MaterializationTable.materialization_id, MaterializationTable.tabla,
+                                  MaterializationTable.destinos)
+                           .where(MaterializationTable.materialization_id.in_(names))).all()
+    for other, target, aliases in rows:
         for alias in aliases:
-            mine_catalog = mine.get((alias, dagster_name(catalog)))
+            key = (dagster_name(alias), asset_title(target, alias if (other, alias) in lakes else None, spec.casilla))
+            mine_catalog = mine.get(key)
             if mine_catalog is not None:
-                raise ConfigError(f"{path}.{mine_catalog}.destinations: asset {alias}/{spec.casilla}/"
-                                  f"{dagster_name(catalog)} already belongs to materialization {other!r} "
+                raise ConfigError(f"{path}.{mine_catalog}.destinations: asset {key[0]}/{spec.casilla}/{key[1]} "
+                                  f"already belongs to materialization {names[other]!r} "
                                   "(use another destination alias or drop the table from one of them)")

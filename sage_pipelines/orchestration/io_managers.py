@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import pyarrow as pa
 from dagster import (
@@ -28,9 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.destinations.base import Destination, TableSpec, WriteResult
+from sage_pipelines.destinations.checks import TableLocation
 from sage_pipelines.destinations.registry import DESTINATION_KINDS
 from sage_pipelines.destinations.spec_json import spec_from_json
 from sage_pipelines.materialization.model import LOCAL_SERVER
+from sage_pipelines.orchestration.checks import CHECKS_KEY, TableCheck, run_checks
 from sage_pipelines.servers.instance import SERVER_TAG
 from sage_pipelines.services.destinations import open_destination
 from sage_pipelines.settings import SageHome
@@ -75,26 +77,34 @@ class SageIOManager(ConfigurableIOManager):
             obj = obj.to_reader()
         meta = context.definition_metadata
         spec = spec_from_json(meta[SPEC_KEY])
+        checks = [TableCheck.from_json(c) for c in _json(meta.get(CHECKS_KEY)) or []]
         upload_id = context.partition_key
         ids = _ids(meta)
         tags = _run_tags(context)
         server = tags.get(SERVER_TAG, LOCAL_SERVER)
         started = utcnow()
         t0 = time.perf_counter()
+        counted = RowCounter(obj)
         try:
-            result = self.open().write(obj, spec, upload_id)
+            destination = self.open()
+            result = destination.write(counted.reader(), spec, upload_id)
         except Exception as exc:
             self._record(ids, spec, upload_id, context.run_id, started, server, tags,
                          error=str(exc), seconds=time.perf_counter() - t0)
             raise
-        self._record(ids, spec, upload_id, context.run_id, started, server, tags, result=result)
-        context.add_output_metadata(self.output_metadata(spec, result, server))
+        outcomes = run_checks(destination, spec, checks, counted.rows, result) if checks else None
+        self._record(ids, spec, upload_id, context.run_id, started, server, tags, result=result, checks=outcomes)
+        context.add_output_metadata(self.output_metadata(spec, result, server, destination.locate(spec),
+                                                         counted.rows))
 
-    def output_metadata(self, spec: TableSpec, result: WriteResult, server: str) -> dict[str, Any]:
+    def output_metadata(self, spec: TableSpec, result: WriteResult, server: str, location: TableLocation,
+                        rows_in_upload: int) -> dict[str, Any]:
+        """`dagster/row_count` is the table's size after the write; the upload's figures have
+        their own keys."""
         metadata: dict[str, Any] = {
-            "dagster/row_count": MetadataValue.int(result.rows),
-            "dagster/table_name": MetadataValue.text(spec.qualified_name),
+            "dagster/table_name": MetadataValue.text(location.name),
             "dagster/column_schema": MetadataValue.table_schema(column_schema(spec)),
+            "rows_in_upload": MetadataValue.int(rows_in_upload),
             "inserted": MetadataValue.int(result.inserted),
             "updated": MetadataValue.int(result.updated),
             "deleted": MetadataValue.int(result.deleted),
@@ -105,13 +115,17 @@ class SageIOManager(ConfigurableIOManager):
             "sage/host": MetadataValue.text(socket.gethostname()),  # where the step ran (routing proof)
             "sage/pid": MetadataValue.int(os.getpid()),
         }
+        if result.table_rows is not None:
+            metadata["dagster/row_count"] = MetadataValue.int(result.table_rows)
+        if location.uri:
+            metadata["dagster/uri"] = MetadataValue.text(location.uri)
         for key, value in result.extra.items():
             metadata[f"sage/{key}"] = value if isinstance(value, (int, float, str, bool)) else MetadataValue.json(value)
         return metadata
 
     def _record(self, ids: dict[str, Any], spec: TableSpec, upload_id: str, run_id: str,
                 started: Any, server: str, tags: Any, result: WriteResult | None = None,
-                error: str | None = None, seconds: float = 0.0) -> None:
+                error: str | None = None, seconds: float = 0.0, checks: list[dict[str, Any]] | None = None) -> None:
         with session_scope(self.home) as session:
             record_history(
                 session,
@@ -122,13 +136,35 @@ class SageIOManager(ConfigurableIOManager):
                 servidor_id=_server_id(session, server), servidor=server, razon_servidor=tags.get(SERVER_REASON_TAG),
                 filas=result.rows if result else 0, insertadas=result.inserted if result else 0,
                 actualizadas=result.updated if result else 0, eliminadas=result.deleted if result else 0,
-                bytes=result.bytes if result else 0,
-                segundos=result.seconds if result else seconds, error=error,
+                bytes=result.bytes if result else 0, filas_tabla=result.table_rows if result else None,
+                segundos=result.seconds if result else seconds, error=error, comprobaciones=checks,
                 dagster_run_id=run_id, iniciado_en=started, finalizado_en=utcnow())
 
     def load_input(self, context: InputContext) -> pa.Table:
         meta = context.upstream_output.definition_metadata if context.upstream_output else {}
         return self.open().read(spec_from_json(meta[SPEC_KEY]))
+
+
+class RowCounter:
+    """Counts the upload's rows as the destination reads them: the reconciliation's own figure,
+    not the destination's."""
+
+    def __init__(self, batches: pa.RecordBatchReader):
+        self.batches = batches
+        self.rows = 0
+
+    def reader(self) -> pa.RecordBatchReader:
+        def counted() -> Iterator[pa.RecordBatch]:
+            for batch in self.batches:
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(self.batches.schema, counted())
+
+
+def _json(value: Any) -> Any:
+    """Definition metadata given as a plain list comes back wrapped in a JsonMetadataValue."""
+    return getattr(value, "value", value)
 
 
 def _run_tags(context: OutputContext) -> dict[str, str]:

@@ -5,14 +5,23 @@ from __future__ import annotations
 from dagster import AssetKey
 
 from sage_pipelines.materialization.model import LOCAL_SERVER
-from sage_pipelines.materialization.names import dagster_name
+from sage_pipelines.materialization.names import asset_title, dagster_name
+from sage_pipelines.materialization.plan import TablePlan
 
-__all__ = ["asset_key", "dagster_name", "io_manager_key", "job_name", "partitions_name"]
+__all__ = ["catalog_key", "dagster_name", "io_manager_key", "job_name", "partitions_name", "table_key"]
 
 
-def asset_key(destination: str, casilla: str, table: str) -> AssetKey:
-    """The contract's asset key: `[destination, casilla, table]` (table = catalog key)."""
-    return AssetKey([dagster_name(destination), dagster_name(casilla), dagster_name(table)])
+def table_key(casilla: str, table: TablePlan) -> AssetKey:
+    """A table's asset key: `[destination, casilla, table title]`; Dagster's graph titles a node
+    with the last part, so it reads alone."""
+    lake = table.destination.alias if table.destination.connection is None else None
+    return AssetKey([dagster_name(table.destination.alias), dagster_name(casilla),
+                     asset_title(table.target, lake, casilla)])
+
+
+def catalog_key(casilla: str, catalog: str) -> AssetKey:
+    """A casilla catalog's (its upload file's) source asset key: `[casilla, catalog key]`."""
+    return AssetKey([dagster_name(casilla), dagster_name(catalog)])
 
 
 def partitions_name(casilla: str) -> str:

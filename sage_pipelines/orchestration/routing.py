@@ -22,7 +22,7 @@ from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.materialization.plan import load_plans
 from sage_pipelines.orchestration.assets import find_member
 from sage_pipelines.orchestration.io_managers import SERVER_REASON_TAG
-from sage_pipelines.orchestration.naming import asset_key, dagster_name, job_name
+from sage_pipelines.orchestration.naming import table_key, dagster_name, job_name
 from sage_pipelines.servers.balancer import Decision, Policy, ServerState, assign_steps
 from sage_pipelines.servers.executor import LOST_AFTER_SECONDS, server_executor
 from sage_pipelines.servers.health import live_states, stored_states
@@ -95,7 +95,7 @@ def upload_steps(plans: list, casilla: str, upload_id: str, home: SageHome,
         if plan.casilla != casilla:
             continue
         for table in plan.tables:
-            key = asset_key(table.destination.alias, casilla, table.catalog_key)
+            key = table_key(casilla, table)
             if only is not None and key not in only:
                 continue
             if table.catalog_key not in sizes:

@@ -26,10 +26,13 @@ from sage_pipelines.materialization.casillas import get_casilla
 from sage_pipelines.materialization.model import AUTO_SERVER
 from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
-from sage_pipelines.orchestration.naming import asset_key, job_name, partitions_name
+from sage_pipelines.orchestration.checks import failed_checks_line
+from sage_pipelines.orchestration.naming import table_key, job_name, partitions_name
+from sage_pipelines.orchestration.observations import observe_uploads
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
 from sage_pipelines.servers.executor import error_line
 from sage_pipelines.servers.instance import SERVER_TAG, ensure_dagster_home
+from sage_pipelines.servers.run_process import RUN_PROCESS_TAG, fail_dead_runs, process_identity
 from sage_pipelines.services.uploads import latest_upload
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
@@ -71,7 +74,7 @@ def select_assets(plans: list[MaterializationPlan], casilla: str, tables: list[s
                 continue
             if destinations and t.destination.alias not in destinations:
                 continue
-            keys.append(asset_key(t.destination.alias, casilla, t.catalog_key))
+            keys.append(table_key(casilla, t))
     if not known_dests:
         raise ConfigError(f"casilla {casilla!r} has no materialization (apply one with `sage materializations apply`)")
     for t in tables or []:
@@ -166,15 +169,21 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
     upload_dir = home.upload_dir(casilla, upload_id)
     if not upload_dir.is_dir():
         raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
-    assets = {"__".join(key.path): "/".join(key.path) for key in selection}  # step key -> asset, as Dagster names them
+    assets = {key.to_python_identifier(): "/".join(key.path) for key in selection}  # step key -> asset
     instance = DagsterInstance.get()
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
+            for observation in observe_uploads(home, casilla, [upload_id]):  # the upload lands
+                instance.report_runless_asset_event(observation)
         job = build_reconstructable_job(*JOB_LOADER,
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())
         run_tags = {**upload_run_tags(casilla, upload_id, server), **(tags or {})}
+        identity = process_identity(os.getpid())  # this process runs the run: a kill -9 of it is noticed
+        if identity is not None:
+            run_tags[RUN_PROCESS_TAG] = identity
+        fail_dead_runs(instance)  # runs whose process was killed since: failed before this one starts
         config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
         with execute_job(job, instance, run_config=config, tags=run_tags,
                          asset_selection=selection) as result:
@@ -186,7 +195,8 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                                                        {k: v.value for k, v in mat.metadata.items()}))
                 elif event.event_type == DagsterEventType.STEP_FAILURE:
                     asset = assets.get(event.step_key, event.step_key)
-                    outcome.errors.append(f"{asset}: {root_cause(event.event_specific_data.error, home.landing / casilla)}")
+                    error = event.event_specific_data.error
+                    outcome.errors.append(f"{asset}: {failed_checks_line(error, casilla) or root_cause(error, home.landing / casilla)}")
                 elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
                     error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
                     if error is not None:

@@ -14,7 +14,7 @@ from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, S
 
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.materialization.plan import MaterializationPlan
-from sage_pipelines.orchestration.naming import asset_key, dagster_name, job_name, partitions_name
+from sage_pipelines.orchestration.naming import table_key, dagster_name, job_name, partitions_name
 from sage_pipelines.orchestration.routing import current_states, upload_run_requests
 from sage_pipelines.services.uploads import latest_upload
 from sage_pipelines.settings import SageHome
@@ -25,7 +25,7 @@ def schedule_name(plan: MaterializationPlan, server: str = LOCAL_SERVER) -> str:
 
 
 def build_schedule(plan: MaterializationPlan, job, home: SageHome, server: str = LOCAL_SERVER) -> ScheduleDefinition:
-    mine = {asset_key(t.destination.alias, plan.casilla, t.catalog_key) for t in plan.tables}
+    mine = {table_key(plan.casilla, t) for t in plan.tables}
 
     @schedule(name=schedule_name(plan, server), cron_schedule=plan.schedule, job=job,
               description=f"Re-materialize the newest upload of {plan.casilla} ({plan.schedule}): "

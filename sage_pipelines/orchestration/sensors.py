@@ -21,6 +21,7 @@ from dagster import (
 
 from sage_pipelines.errors import SageError
 from sage_pipelines.orchestration.naming import partitions_name
+from sage_pipelines.orchestration.observations import observe_uploads
 from sage_pipelines.orchestration.routing import upload_run_requests
 from sage_pipelines.services.uploads import landed_uploads, register_landed_upload
 from sage_pipelines.settings import SageHome
@@ -33,7 +34,7 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
             description="Turns each new upload under $SAGE_HOME/landing into a partition and a run")
     def _landing(context: SensorEvaluationContext):
         seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
-        requests, partition_requests = [], []
+        requests, partition_requests, observations = [], [], []
         for casilla in casillas:
             known = set(seen.get(casilla, []))
             new = [u for u in landed_uploads(home, casilla) if u not in known
@@ -45,11 +46,12 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
                 continue
             partition_requests.append(AddDynamicPartitionsRequest(partitions_name(casilla), new))
             requests += upload_run_requests(home, casilla, new)  # one run per upload and chosen server
+            observations += observe_uploads(home, casilla, new)  # its files, on the catalogs' source assets
             seen[casilla] = sorted(known | set(new))
         if not requests:
             return SkipReason("no new uploads")
         return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests,
-                            cursor=json.dumps(seen, sort_keys=True))
+                            cursor=json.dumps(seen, sort_keys=True), asset_events=observations)
 
     return _landing
 

@@ -1,5 +1,6 @@
 """Monitoring in Dagster: a sensor that pings every server, stores its figures, reports the ones
-that are down, and fails runs orphaned on a dead server.
+that are down, and fails runs orphaned on a dead server or whose own process was killed
+(`run_process`).
 
 Every `SAGE_SERVERS_SENSOR_SECONDS` (30) the sensor refreshes each server's `estado`,
 `ultimo_heartbeat` and `metricas` (the same figures as `sage servers status`), and its tick shows
@@ -21,6 +22,7 @@ from dagster import (DagsterInstance, DagsterRunStatus, DefaultSensorStatus, Run
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.servers.health import refresh_status
 from sage_pipelines.servers.instance import SERVER_TAG
+from sage_pipelines.servers.run_process import fail_dead_runs
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.models import utcnow
@@ -60,20 +62,21 @@ def check_servers(instance: DagsterInstance, home: SageHome) -> tuple[str, list[
         summary = ", ".join(f"{s.nombre} {s.estado}" + (f" ({p.active} active, {p.reserved} reserved)" if p.online else "")
                             for s, p in results)
         down = {s.nombre: s.ultimo_heartbeat for s, p in results if s.tipo != LOCAL_SERVER and not p.online}
-    return summary, fail_orphaned_runs(instance, down, dead_after_seconds())
+    return summary, fail_orphaned_runs(instance, down, dead_after_seconds()) + fail_dead_runs(instance)
 
 
 def build_servers_sensor(home: SageHome) -> SensorDefinition:
     @sensor(name="sage_servers_sensor", minimum_interval_seconds=SENSOR_SECONDS,
             default_status=DefaultSensorStatus.RUNNING,
             description="Pings every materialization server through its broker, stores its metrics, "
-                        "reports servers that are down and fails runs orphaned on them")
+                        "reports servers that are down and fails runs orphaned on them or whose "
+                        "process was killed")
     def _servers(context: SensorEvaluationContext):
         summary, failed = check_servers(context.instance, home)
         if any(state in summary for state in (ServerStatus.OFFLINE, ServerStatus.BROKER_DOWN)):
             context.log.warning(f"servers down: {summary}")
         if failed:
-            context.log.error(f"failed runs orphaned on dead servers: {', '.join(failed)}")
+            context.log.error(f"failed runs orphaned on dead servers or processes: {', '.join(failed)}")
         return SkipReason(summary + (f"; failed {len(failed)} orphaned run(s)" if failed else ""))
 
     return _servers

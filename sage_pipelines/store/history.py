@@ -35,3 +35,13 @@ def list_history(session: Session, casilla: str | None = None, limit: int = 50,
         query = query.where(MaterializationHistory.upload_id == upload_id)
     query = query.order_by(MaterializationHistory.iniciado_en.desc(), MaterializationHistory.id.desc())
     return list(session.scalars(query.limit(limit)))
+
+
+def run_history_row(session: Session, run_id: str, tabla_id: int | None,
+                    destino_id: int | None) -> MaterializationHistory | None:
+    """The newest row a run wrote for one table and destination (its asset reads its checks back)."""
+    return session.scalar(select(MaterializationHistory)
+                          .where(MaterializationHistory.dagster_run_id == run_id,
+                                 MaterializationHistory.tabla_id == tabla_id,
+                                 MaterializationHistory.destino_id == destino_id)
+                          .order_by(MaterializationHistory.id.desc()).limit(1))

@@ -176,6 +176,9 @@ class MaterializationHistory(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     segundos: Mapped[float] = mapped_column(default=0.0)
     error: Mapped[Optional[str]] = mapped_column(Text)
+    # the asset checks run after the write: [{name, passed, count, samples}], None when none ran
+    comprobaciones: Mapped[Optional[list[Any]]] = mapped_column()
+    filas_tabla: Mapped[Optional[int]] = mapped_column(BigInteger)  # the table's rows after the write
     dagster_run_id: Mapped[Optional[str]] = mapped_column(String(64))
     iniciado_en: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finalizado_en: Mapped[Optional[dt.datetime]] = mapped_column()

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 
 from sage_pipelines.cli.terminal import print_rows
+from sage_pipelines.orchestration.checks import summary as checks_summary
 from sage_pipelines.services.history import history as history_rows
 from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
 
 HEADERS = ("TIME", "CASILLA", "TABLE", "DESTINATION", "UPLOAD", "STRATEGY", "STATUS", "ROWS", "INSERTED",
-           "UPDATED", "DELETED", "SECONDS", "SERVER", "ERROR")
+           "UPDATED", "DELETED", "SECONDS", "SERVER", "CHECKS", "ERROR")
 
 
 def history(args: argparse.Namespace) -> int:
     with session_scope(ready_home()) as session:
         rows = [(h.iniciado_en.isoformat(timespec="seconds"), h.casilla, h.tabla, h.destino, h.upload_id,
                  h.estrategia, h.estado, h.filas, h.insertadas, h.actualizadas, h.eliminadas,
-                 f"{h.segundos:.2f}", server, (h.error or "").splitlines()[0][:120] if h.error else None)
+                 f"{h.segundos:.2f}", server, checks_summary(h.comprobaciones), (h.error or "").splitlines()[0][:120] if h.error else None)
                 for h, server in history_rows(session, args.casilla, args.limit)]
     print_rows(HEADERS, rows)
     return 0

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from sage_pipelines.destinations.base import Strategy, TableSpec, WriteResult
@@ -71,6 +71,10 @@ class DeltaDestination(LakeDestination):
     def uri(self, table: TableSpec) -> str:
         return table_uri(self.settings.warehouse, self.namespace(table), table.name)
 
+    def rows_at(self, table: TableSpec, version: int) -> int:
+        """The table's row count at the version a write committed (from its file statistics)."""
+        return DeltaTable(self.uri(table), version=version, storage_options=delta_storage_options(self.settings)).count()
+
     def load(self, table: TableSpec) -> DeltaTable:
         try:
             return DeltaTable(self.uri(table), storage_options=delta_storage_options(self.settings))
@@ -108,8 +112,13 @@ class DeltaDestination(LakeDestination):
         except TableNotFoundError:
             data = with_partition_columns(upload, partitions)
             try:
+                # No commit retries: delta-rs retries a commit that lost version 0 to another
+                # writer's create as a blind append at version 1, so two first writes of one
+                # table both inserted every row (duplicated keys; found by the concurrent-writers
+                # test). Failing instead, this write starts over and merges into the new table.
                 write_deltalake(uri, data, mode="error", storage_options=options,
-                                partition_by=[p.name for p in partitions] or None)
+                                partition_by=[p.name for p in partitions] or None,
+                                commit_properties=CommitProperties(max_commit_retries=0))
             except DeltaError as exc:
                 if DeltaTable.is_deltatable(uri, storage_options=options):
                     raise _TableCreatedMeanwhile(str(exc)) from exc
@@ -188,6 +197,7 @@ class DeltaDestination(LakeDestination):
         added, removed = self._commit_files(table, version)
         touched = sorted({path.rsplit("/", 1)[0] for path in added + removed if "/" in path})
         return WriteResult(inserted=tally.inserted, updated=tally.updated, deleted=tally.deleted,
+                           table_rows=self.rows_at(table, version),
                            extra={"format": "delta", "version": version,
                                   "files_added": len(added), "files_removed": len(removed),
                                   "added_files": added, "removed_files": removed,

@@ -9,12 +9,14 @@ process's turn on it and retries while another process holds it.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any, Sequence
 
 import duckdb
 import pyarrow as pa
 from sqlalchemy.dialects import postgresql
 
+from sage_pipelines.destinations.base import ConnectionSettings
 from sage_pipelines.destinations.duckdb.capabilities import CAPABILITIES
 from sage_pipelines.destinations.duckdb.client import CLIENT
 from sage_pipelines.destinations.duckdb.typemap import TYPE_MAP
@@ -80,6 +82,14 @@ class DuckDBDialect(Dialect):
 
     def fetch_arrow(self, conn: Any, sql: str, schema: pa.Schema) -> pa.Table:
         return conn.sql(sql).to_arrow_table().cast(schema)
+
+    def fetch_some(self, conn: Any, sql: str, limit: int) -> list[tuple]:
+        return conn.execute(sql).fetchmany(limit)
+
+    def location(self, settings: ConnectionSettings, target: Target) -> tuple[str, str | None]:
+        """DuckDB names the file's catalog after its stem (`warehouse.main.t`); the file is the URI."""
+        path = Path(settings.database or "")
+        return ".".join(p for p in (path.stem, target.schema, target.name) if p), str(path)
 
 
 class DuckDBDestination(SqlDestination):

@@ -11,6 +11,8 @@ Supported subset (anything else is refused with a one-line `DestinationError`):
 - one writer per table: the run queue runs one write per table (`WriterScope.TABLE`), writers on
   one host take turns on an `fcntl.flock` of `.hoodie/.aux/sage.lock` (option `hudi.lock`), and a
   commit that finds a newer completed instant it did not see is undone and fails (`timeline`);
+  under the host lock a write first rolls back what a dead writer (killed mid-write) left: its
+  data files and pending instants (`Timeline.roll_back_dead_writes`);
 - tables sage created: each commit carries the logical column types (`sage.columns` in its
   `extraMetadata`); a table whose latest commit lacks them (written by Spark, say) is refused;
 - column names must be Avro names (`[A-Za-z_][A-Za-z0-9_]*`; hudi-rs cannot read others);
@@ -108,6 +110,8 @@ class HudiDestination(LakeDestination):
         with location.lock():
             props = self._properties(location, where)
             timeline = Timeline(location)
+            if location.host_lock:  # under the lock a pending instant is a dead writer's
+                timeline.roll_back_dead_writes()
             stored = self._stored_schema(timeline)
             if props is not None:
                 self._check_layout(props, key_fields, partitioning, where)
@@ -124,7 +128,10 @@ class HudiDestination(LakeDestination):
                 raise DestinationError(
                     f"{where}: another writer committed to this table while this write ran ({exc}); this "
                     "write was undone and changed nothing: re-run it") from None
-        return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra)
+            # still this table's only writer (the lock): the snapshot just committed
+            table_rows = self.read(table).num_rows
+        return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra,
+                           table_rows=table_rows)
 
     def read(self, table: TableSpec) -> pa.Table:
         from hudi import HudiTableBuilder

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow.fs as pafs
+
 from sage_pipelines.destinations.hudi.table import AUX, HOODIE, TableLocation
 
 COMPLETED_ACTIONS = ("commit", "replacecommit", "deltacommit")
@@ -121,6 +123,37 @@ class Timeline:
             self.location.delete(temp)
             raise
         self.instants.append(final)
+
+    def pending(self) -> list[Instant]:
+        """Requested / inflight instants that never completed (a failed or running write)."""
+        done = {i.timestamp for i in self.instants if i.state == "completed"}
+        return [i for i in self.instants if i.state != "completed" and i.timestamp not in done]
+
+    def roll_back_dead_writes(self) -> list[str]:
+        """Remove what writers that died mid-write (killed, host lost) left: their data files
+        (`*_<instant>.parquet`), their commit metadata in `.aux`, then their pending instants.
+        Only for a caller holding the table's host lock: then no live writer has a pending
+        instant, since every writer holds that lock from before `begin` until it completes or
+        undoes its instant. Readers never saw any of it (they read completed instants only), so
+        this changes no read; it frees the space and leaves the timeline as Hudi's own eager
+        rollback of failed writes would. Returns the instants rolled back."""
+        stale = self.pending()
+        if not stale:
+            return []
+        stamps = {i.timestamp for i in stale}
+        infos = self.location.fs.get_file_info(pafs.FileSelector(self.location.base, recursive=True))
+        for info in infos:
+            if info.type != pafs.FileType.File:
+                continue
+            name = info.base_name
+            if name.endswith(".parquet") and name[:-len(".parquet")].rsplit("_", 1)[-1] in stamps:
+                self.location.fs.delete_file(info.path)
+            elif name.endswith(".tmp") and name.split(".")[0] in stamps and f"/{AUX}/" in info.path:
+                self.location.fs.delete_file(info.path)
+        for instant in sorted(stale, key=lambda i: ("requested", "inflight").index(i.state), reverse=True):
+            self.location.delete(f"{HOODIE}/{instant.file_name}")
+        self.instants = [i for i in self.instants if i not in stale]
+        return sorted(stamps)
 
     def abandon(self, timestamp: str, action: str) -> None:
         """Remove the pending instants of a failed write (its data files are already gone)."""

@@ -8,13 +8,17 @@ The catalog URI may carry a password, so it never appears in a message.
 
 from __future__ import annotations
 
+import time
+
 from pyiceberg.catalog import Catalog, load_catalog
+from sqlalchemy.exc import DBAPIError
 
 from sage_pipelines.destinations.base import LakeSettings
 from sage_pipelines.destinations.lake.storage import iceberg_properties, local_path, scheme, warehouse_uri
 from sage_pipelines.errors import ConfigError
 
 DEFAULT_CATALOG_FILE = "catalog.db"
+CREATE_ATTEMPTS = 5
 
 
 def catalog_uri(settings: LakeSettings) -> str:
@@ -38,8 +42,24 @@ def open_catalog(settings: LakeSettings) -> Catalog:
     if uri.startswith(("http://", "https://")):
         return load_catalog(settings.name, type="rest", uri=uri, **properties)
     if uri.startswith(("sqlite", "postgresql")):
-        from pyiceberg.catalog.sql import SqlCatalog
-
-        return SqlCatalog(settings.name, uri=uri, **properties)
+        return _sql_catalog(settings.name, uri, properties)
     raise ConfigError(f"lake {settings.name!r}: unsupported Iceberg catalog URI scheme "
                       f"{uri.split(':', 1)[0]!r} (expected sqlite, postgresql, http or https)")
+
+
+def _sql_catalog(name: str, uri: str, properties: dict[str, str]) -> Catalog:
+    """pyiceberg's SQL catalog, whose first opening creates its tables. Two processes opening a
+    new catalog at once (the lake's first two writes) both find the tables absent and both
+    create them; the later CREATE fails ("table ... already exists"). That one opens it again,
+    now finding the tables. (Found by the concurrent-writers test.)"""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return SqlCatalog(name, uri=uri, **properties)
+        except DBAPIError as exc:
+            text = str(exc.orig).lower()
+            if attempt == CREATE_ATTEMPTS - 1 or not ("already exists" in text or "duplicate" in text):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -140,6 +140,13 @@ class IcebergDestination(LakeDestination):
         data = self.load(table).scan().to_arrow()
         return with_declared_types(data, table)
 
+    def table_uri(self, table: TableSpec) -> str | None:
+        """The table's location as its catalog records it (None before its first write)."""
+        try:
+            return self.load(table).metadata.location
+        except DestinationError:
+            return None
+
     # --- write ------------------------------------------------------------------------
 
     def _begin(self, table: TableSpec, upload: pa.Table,
@@ -220,8 +227,14 @@ class IcebergDestination(LakeDestination):
             if rewrites:
                 tally = counts(table.strategy, rewrite.matched, rewrite.data.num_rows)
             snapshot_id = snapshot.snapshot_id
-        txn.commit_transaction()
+        try:
+            committed = txn.commit_transaction()
+        except self.retry_on:
+            _discard_attempt(txn, io, added, created=current is None)
+            raise
+        summary = committed.snapshot_by_id(snapshot_id).summary  # the snapshot this write made
         return WriteResult(inserted=tally.inserted, updated=tally.updated, deleted=tally.deleted,
+                           table_rows=int(summary["total-records"]),
                            extra=self._metadata(txn, snapshot_id, added, removed))
 
     def _metadata(self, txn: Transaction, snapshot_id: int, added: list[DataFile],
@@ -245,6 +258,23 @@ class IcebergDestination(LakeDestination):
             "partitions_touched": sorted(touched),
             "table_location": metadata.location,
         }
+
+
+def _discard_attempt(txn: Transaction, io: Any, added: list[DataFile], created: bool) -> None:
+    """Remove the files of a commit that did not land (another writer's won), before the write
+    starts over, so they do not stay as unreferenced files: the data files (pyiceberg never
+    removes those), the manifests and manifest list (pyiceberg removes them after a lost
+    update, not after a lost create) and, for a lost create, the new table's first metadata
+    file. Each path is this attempt's own (random UUIDs); a file that cannot be removed stays
+    as an orphan no reader opens (README, "Reliability")."""
+    for producer in txn._snapshot_producers:
+        producer._clean_all_uncommitted()  # a no-op when pyiceberg already did it
+    paths = [f.file_path for f in added] + ([txn._table.metadata_location] if created else [])
+    for path in paths:
+        try:
+            io.delete(path)
+        except OSError:
+            pass
 
 
 def _files_to_rewrite(current: Table, data: pa.Table, table: TableSpec

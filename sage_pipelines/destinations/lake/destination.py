@@ -9,15 +9,16 @@ fails with a `DestinationError`.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
 import pyarrow as pa
 
 from sage_pipelines.destinations.base import Capabilities, LakeSettings, TableSpec, WriteResult
+from sage_pipelines.destinations.checks import KeyCheck, TableLocation, Violations, arrow_violations
+from sage_pipelines.destinations.lake.storage import table_uri
 from sage_pipelines.destinations.lake.rows import collect, prepare
+from sage_pipelines.destinations.scratch import scratch_path
 from sage_pipelines.errors import DestinationError
 
 DEFAULT_NAMESPACE = "default"
@@ -44,14 +45,15 @@ class LakeDestination:
     def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
         # The upload is spooled to a file of this write's own and mapped back (see `collect`);
         # it lives under TMPDIR, which should be a disk, not a tmpfs (that would be RAM again).
-        with tempfile.TemporaryDirectory(prefix="sage-lake-upload-") as spool:
-            return self._write(batches, table, upload_id, Path(spool))
+        # The file has no name (`scratch_path`), so a writer killed at any point leaves none.
+        with scratch_path("sage-lake-upload-", ".arrow") as spool:
+            return self._write(batches, table, upload_id, spool)
 
     def _write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str,
-               spool: Path) -> WriteResult:
+               spool: str) -> WriteResult:
         started = time.perf_counter()
         upload = collect(batches, upload_id, spool)
-        nbytes = upload.nbytes
+        nbytes, received = upload.nbytes, upload.num_rows
         upload = prepare(upload, table)
         for attempt in range(MAX_ATTEMPTS):
             try:
@@ -63,9 +65,26 @@ class LakeDestination:
                                            f"conflicting concurrent commits: {exc}") from exc
                 time.sleep(0.05 * (attempt + 1))
         result.rows, result.bytes = upload.num_rows, nbytes
+        result.superseded = received - upload.num_rows  # upsert: earlier rows of a key
         result.seconds = time.perf_counter() - started
         return result
 
     def write_once(self, upload: pa.Table, table: TableSpec, upload_id: str) -> WriteResult:
-        """Commit the prepared upload once; raise one of `retry_on` if another commit won."""
+        """Commit the prepared upload once; raise one of `retry_on` if another commit won.
+        Sets `table_rows` from the snapshot it committed."""
         raise NotImplementedError
+
+    def read(self, table: TableSpec) -> pa.Table:
+        raise NotImplementedError
+
+    def violations(self, table: TableSpec, checks: Sequence[KeyCheck]) -> list[Violations]:
+        """Answered over the table as the format's own reader returns it."""
+        return arrow_violations(self.read(table), checks)
+
+    def locate(self, table: TableSpec, uri: bool = True) -> TableLocation:
+        return TableLocation(f"{self.settings.name}.{self.namespace(table)}.{table.name}",
+                             self.table_uri(table) if uri else None)
+
+    def table_uri(self, table: TableSpec) -> str | None:
+        """Where the table's files live (`<warehouse>/<namespace>/<table>` unless the format says)."""
+        return table_uri(self.settings.warehouse, self.namespace(table), table.name)

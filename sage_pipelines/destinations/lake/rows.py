@@ -11,7 +11,6 @@ vectorised (Arrow compute and Acero joins); no Python loop visits rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -24,17 +23,13 @@ from sage_pipelines.errors import ConfigError, SageError
 _ROW = "__sage_row"
 
 
-SPOOL_FILE = "upload.arrow"
-
-
-def collect(batches: pa.RecordBatchReader, upload_id: str, spool: Path) -> pa.Table:
-    """The whole upload with the `_sage_*` columns, memory-mapped from `spool/upload.arrow`.
+def collect(batches: pa.RecordBatchReader, upload_id: str, path: str) -> pa.Table:
+    """The whole upload with the `_sage_*` columns, memory-mapped from the spool file `path`.
 
     Raises whatever the reader raises, unchanged. The table's buffers point into the mapped
-    file (uncompressed IPC is read zero-copy), so `spool` must outlive every use of the table.
+    file (uncompressed IPC is read zero-copy); the mapping keeps the file's pages alive.
     """
     reader = with_sage_columns(batches, upload_id)
-    path = str(Path(spool) / SPOOL_FILE)
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, reader.schema) as writer:
         for batch in reader:
             writer.write_batch(batch)

@@ -1,8 +1,9 @@
-"""MySQL / MariaDB (PyMySQL): the upload is streamed through a named pipe in LOAD DATA's default
+"""MySQL / MariaDB (PyMySQL): the upload is streamed through a pipe with no name in LOAD DATA's default
 text format (tab-separated, backslash escapes, `\\N` for NULL; `staging.encode_text`), loaded with
 `LOAD DATA LOCAL INFILE` into a TEMPORARY staging table, then one statement per strategy inside
 one InnoDB transaction. A feeder thread reads and encodes the upload into the pipe while the
-server loads what came before (`mysql.pipe`): no spooled copy on disk, reading overlaps loading.
+server loads what came before (`mysql.pipe`): no spooled copy on disk (and no name a writer
+killed mid-load could leave behind), reading overlaps loading.
 
 MySQL commits DDL on its own, so the table is created or altered before the data transaction,
 while the writer holds a named lock (`GET_LOCK`) that makes writers of one table take turns; a

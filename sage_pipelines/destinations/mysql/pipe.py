@@ -1,11 +1,13 @@
-"""A named pipe that `LOAD DATA LOCAL INFILE` reads while a feeder thread writes the upload in.
+"""A pipe that `LOAD DATA LOCAL INFILE` reads while a feeder thread writes the upload into it.
 
-PyMySQL sends a local file by opening its path and reading it to the end, so a FIFO in a
-private temporary directory streams the upload to the server without a spooled copy, and the
-thread reading + encoding the next batch runs while the server loads the previous one.
+PyMySQL sends a local file by opening its path and reading it to the end. The path given is
+`/proc/self/fd/<n>` of an anonymous pipe (as `destinations.scratch` does for files): it has no
+name on disk, so even a writer killed mid-load leaves nothing behind, and the upload is never
+spooled — the thread reading + encoding the next batch runs while the server loads the
+previous one. Without /proc (not Linux) it is a named FIFO in a private temporary directory.
 
-The feeder never outlives the load: if the statement fails before opening the pipe, the feeder
-stops waiting for a reader; if the reader goes away mid-stream, its write fails with a broken
+The feeder never outlives the load: if the statement fails before reading the pipe, or stops
+reading midway, closing the pipe's read end makes the feeder's next write fail with a broken
 pipe and it stops. An exception of the upload's reader is kept and raised by `check()` (the
 pipe then ended early, so the rows loaded so far must not be used).
 """
@@ -20,6 +22,7 @@ import threading
 import time
 from typing import Iterable
 
+PROC_FD = "/proc/self/fd"
 PIPE_BYTES = 1 << 20  # kernel pipe buffer asked for (Linux; the default is 64 KB)
 OPEN_POLL_SECONDS = 0.002
 
@@ -29,11 +32,19 @@ class PipeFeeder:
 
     def __init__(self, chunks: Iterable[object]):
         self._chunks = chunks
-        self._dir = tempfile.TemporaryDirectory(prefix="sage_load_")
-        self.path = os.path.join(self._dir.name, "upload.tsv")
-        os.mkfifo(self.path, 0o600)
         self._stop = threading.Event()
         self.error: BaseException | None = None
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._read_fd: int | None = None
+        self._write_fd: int | None = None
+        if os.path.isdir(PROC_FD):
+            self._read_fd, self._write_fd = os.pipe()
+            _widen(self._write_fd)
+            self.path = f"{PROC_FD}/{self._read_fd}"
+        else:
+            self._dir = tempfile.TemporaryDirectory(prefix="sage_load_")
+            self.path = os.path.join(self._dir.name, "upload.tsv")
+            os.mkfifo(self.path, 0o600)
         self._thread = threading.Thread(target=self._feed, name="sage-load-pipe", daemon=True)
 
     def __enter__(self) -> PipeFeeder:
@@ -42,8 +53,11 @@ class PipeFeeder:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        if self._read_fd is not None:
+            os.close(self._read_fd)  # the last reader gone: a blocked write fails at once
         self._thread.join()
-        self._dir.cleanup()
+        if self._dir is not None:
+            self._dir.cleanup()
 
     def check(self) -> None:
         """Wait for the feeder to finish; raise the upload reader's exception, if any."""
@@ -51,8 +65,8 @@ class PipeFeeder:
         if self.error is not None:
             raise self.error
 
-    def _open(self) -> int | None:
-        """The pipe's write end once the load opened it for reading; None if told to stop."""
+    def _open_fifo(self) -> int | None:
+        """The named FIFO's write end once the load opened it for reading; None if told to stop."""
         while not self._stop.is_set():
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
@@ -62,16 +76,13 @@ class PipeFeeder:
                 time.sleep(OPEN_POLL_SECONDS)
                 continue
             os.set_blocking(fd, True)
-            try:
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-            except OSError:
-                pass  # a smaller pipe only means more wake-ups
+            _widen(fd)
             return fd
         return None
 
     def _feed(self) -> None:
         try:
-            fd = self._open()
+            fd = self._write_fd if self._write_fd is not None else self._open_fifo()
         except OSError as exc:  # the pipe could not be opened: the load then fails on it too
             self.error = exc
             return
@@ -90,3 +101,10 @@ class PipeFeeder:
             self.error = exc
         finally:
             os.close(fd)
+
+
+def _widen(fd: int) -> None:
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:
+        pass  # a smaller pipe only means more wake-ups

@@ -13,7 +13,7 @@ failure leaves the destination as it was.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import pyarrow as pa
 
@@ -24,6 +24,8 @@ from sage_pipelines.destinations.base import (
     TableSpec,
     WriteResult,
 )
+from sage_pipelines.destinations.checks import (SAMPLE_LIMIT, KeyCheck, Rule, TableLocation, Violations,
+                                                sample_rows)
 from sage_pipelines.destinations.evolution import plan_schema
 from sage_pipelines.destinations.sql.connect import explain_connect_error
 from sage_pipelines.destinations.sql.dialect import ColumnDef, Dialect, Target
@@ -263,17 +265,56 @@ class SqlDestination:
             names = [c.name for c in table.table_columns]
             if upsert:
                 inserted, updated = d.upsert_last_rows(conn, target, staging, names, table.primary_key)
-                return WriteResult(inserted=inserted, updated=updated, rows=inserted + updated)
-            if table.strategy is Strategy.DELETE_INSERT:
-                deleted = d.run(conn, d.delete_matching_sql(target, staging, table.effective_delete_by))
-            elif table.strategy is Strategy.APPEND:
-                deleted = d.run(conn, d.delete_upload_sql(target), (rows.upload_id,))
+                result = WriteResult(inserted=inserted, updated=updated, rows=inserted + updated,
+                                     superseded=rows.rows - inserted - updated)
             else:
-                deleted = d.run(conn, d.delete_all_sql(target))
-            inserted = d.run(conn, d.insert_sql(target, staging, names))
-            return WriteResult(inserted=inserted, deleted=deleted, rows=inserted)
+                if table.strategy is Strategy.DELETE_INSERT:
+                    deleted = d.run(conn, d.delete_matching_sql(target, staging, table.effective_delete_by))
+                elif table.strategy is Strategy.APPEND:
+                    deleted = d.run(conn, d.delete_upload_sql(target), (rows.upload_id,))
+                else:
+                    deleted = d.run(conn, d.delete_all_sql(target))
+                inserted = d.run(conn, d.insert_sql(target, staging, names))
+                result = WriteResult(inserted=inserted, deleted=deleted, rows=inserted)
+            # counted in the write's own transaction: the size the commit makes visible
+            result.table_rows = int(d.query(conn, d.count_sql(target))[0][0])
+            return result
         finally:
             d.drop_staging(conn, staging)
+
+    # --- checks and location ---------------------------------------------------------------
+
+    def violations(self, table: TableSpec, checks: Sequence[KeyCheck]) -> list[Violations]:
+        """Each check as two queries on the stored table (a count, then the first few)."""
+        conn = self._connect()
+        target = None
+        try:
+            target = self._target(conn, table)
+            return [self._violations(conn, target, check) for check in checks]
+        except BaseException as exc:
+            failure = self._failed(exc, target)
+            if failure is exc:
+                raise
+            raise failure from None
+        finally:
+            self.dialect.close(conn)
+
+    def _violations(self, conn: Any, target: Target, check: KeyCheck) -> Violations:
+        d, columns = self.dialect, check.columns
+        if check.rule is Rule.NOT_NULL:
+            count = d.query(conn, d.null_rows_sql(target, columns, count=True))[0][0]
+            shown = d.fetch_some(conn, d.null_rows_sql(target, columns, count=False), SAMPLE_LIMIT) if count else []
+            return Violations(int(count), sample_rows(columns, shown))
+        count = d.query(conn, d.duplicate_keys_sql(target, columns, count=True))[0][0]
+        shown = d.fetch_some(conn, d.duplicate_keys_sql(target, columns, count=False), SAMPLE_LIMIT) if count else []
+        return Violations(int(count), sample_rows([*columns, "rows"], shown))
+
+    def locate(self, table: TableSpec, uri: bool = True) -> TableLocation:
+        """Without connecting: the schema is the table's, the connection's or the database's
+        usual default."""
+        schema = table.schema or self.settings.schema or self.dialect.default_schema_label
+        name, where = self.dialect.location(self.settings, Target(schema, table.name))
+        return TableLocation(name, where if uri else None)
 
     # --- read ----------------------------------------------------------------------------
 

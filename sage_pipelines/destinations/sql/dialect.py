@@ -277,6 +277,37 @@ class Dialect:
     def delete_all_sql(self, target: Target) -> str:
         return f"DELETE FROM {self.table(target)}"
 
+    def count_sql(self, target: Target) -> str:
+        return f"SELECT COUNT(*) FROM {self.table(target)}"
+
+    def null_rows_sql(self, target: Target, columns: Sequence[str], count: bool) -> str:
+        """The rows with a NULL in any of `columns` (their key values), or how many there are."""
+        where = " OR ".join(f"{self.q.ident(c)} IS NULL" for c in columns)
+        shown = "COUNT(*)" if count else self.cols(columns)
+        return f"SELECT {shown} FROM {self.table(target)} WHERE {where}"
+
+    def duplicate_keys_sql(self, target: Target, columns: Sequence[str], count: bool) -> str:
+        """The values of `columns` that more than one row holds (rows with a NULL there left
+        out), with how many rows share each; or how many such values there are."""
+        where = " AND ".join(f"{self.q.ident(c)} IS NOT NULL" for c in columns)
+        groups = (f"SELECT {self.cols(columns)}, COUNT(*) AS {self.q.ident('rows')} FROM {self.table(target)} "
+                  f"WHERE {where} GROUP BY {self.cols(columns)} HAVING COUNT(*) > 1")
+        if count:
+            return f"SELECT COUNT(*) FROM ({groups}) {self.q.ident('d')}"
+        return f"{groups} ORDER BY {self.cols(columns)}"
+
+    def fetch_some(self, conn: Any, sql: str, limit: int) -> list[tuple]:
+        """The first `limit` rows of a SELECT (no LIMIT / TOP syntax needed: the cursor stops)."""
+        cur = self.select(conn, sql)
+        try:
+            return list(cur.fetchmany(limit))
+        finally:
+            cur.close()
+
+    def location(self, settings: ConnectionSettings, target: Target) -> tuple[str, str | None]:
+        """(database.schema.table, URI or None) as Dagster shows the table."""
+        return ".".join(p for p in (settings.database, target.schema, target.name) if p), None
+
     def select_sql(self, target: Target, names: Sequence[str], order_by: Sequence[str]) -> str:
         order = f" ORDER BY {self.cols(order_by)}" if order_by else ""
         return f"SELECT {self.cols(names)} FROM {self.table(target)}{order}"
