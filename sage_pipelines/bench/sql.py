@@ -433,6 +433,7 @@ class DuckDBBench(Bench):
         schema = pa.schema([pa.field(c.name, c.type.to_arrow()) for c in COLUMNS])
         upload = pacsv.read_csv(str(self.upload), convert_options=pacsv.ConvertOptions(column_types=schema))
         con = duckdb.connect(str(self.path))
+        con.execute("SET enable_progress_bar = false")
         try:
             con.register("upload", upload)
             con.execute("BEGIN")

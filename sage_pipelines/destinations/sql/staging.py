@@ -148,9 +148,20 @@ def _as_text(column: pa.Array) -> pa.Array:
                 text = pc.replace_substring(text, raw, escaped)
     elif pa.types.is_boolean(t):
         text = pc.cast(pc.cast(column, pa.int8()), pa.string())
+    elif pa.types.is_timestamp(t) and _one_value(column):
+        # `_sage_loaded_at` holds one instant: format it once (the cast costs ~0.3 s per 1M rows)
+        text = pa.repeat(pc.cast(column.slice(0, 1), pa.string())[0], len(column))
     else:  # integers, decimals (exact digits), dates, timestamps (ISO)
         text = pc.cast(column, pa.string())
     return pc.fill_null(text, NULL_MARKER)
+
+
+def _one_value(column: pa.Array) -> bool:
+    """True when every row holds the same non-NULL value (checked in one vectorized pass)."""
+    if len(column) < 2 or column.null_count:
+        return False
+    bounds = pc.min_max(column)
+    return bounds["min"] == bounds["max"]
 
 
 def encode_text(batch: pa.RecordBatch) -> pa.Buffer:
