@@ -28,24 +28,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(out: Any, fn: Callable[..., Any], args: tuple) -> None:
+def _child(out: Any, setup: Callable[..., Callable[[], Any]], args: tuple) -> None:
+    step = setup(*args)  # imports, opened destinations: not timed, as a warm process has them
     started = time.perf_counter()
-    result = fn(*args)
+    result = step()
     out.send((time.perf_counter() - started, result, peak_rss_mb()))
     out.close()
 
 
-def in_child(fn: Callable[..., T], *args: Any) -> tuple[float, T, float]:
-    """`fn(*args)` (a module-level function, its arguments picklable) timed in a spawned process:
-    (seconds, its result, the process's peak RSS MB)."""
+def in_child(setup: Callable[..., Callable[[], T]], *args: Any) -> tuple[float, T, float]:
+    """`setup(*args)` (a module-level function, its arguments picklable) run in a spawned process,
+    untimed; the step it returns is then timed there: (seconds, the step's result, the process's
+    peak RSS MB)."""
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, fn, args))
+    child = context.Process(target=_child, args=(send, setup, args))
     child.start()
     send.close()
     try:
         return receive.recv()
     except EOFError:
-        raise RuntimeError(f"{fn.__name__} failed in its child process (exit {child.exitcode})") from None
+        raise RuntimeError(f"{setup.__name__} failed in its child process (exit {child.exitcode})") from None
     finally:
         child.join()

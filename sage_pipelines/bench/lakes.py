@@ -121,33 +121,45 @@ def _mapped(path: str) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(path, "r")).read_all()
 
 
-def ours_write(settings: LakeSettings, spec: TableSpec, upload: str) -> tuple[int, int]:
+def ours_write(settings: LakeSettings, spec: TableSpec, upload: str) -> Callable[[], tuple[int, int]]:
     """Our upsert, from the mapped upload file: the rows it updated and the files it rewrote."""
-    result = open_destination(settings).write(reader(_mapped(upload)), spec, "u2")
-    removed = result.extra.get("files_removed", 0)  # Hudi lists the paths, the others count
-    return result.updated, len(removed) if isinstance(removed, list) else int(removed)
+    destination = open_destination(settings)
+
+    def step() -> tuple[int, int]:
+        result = destination.write(reader(_mapped(upload)), spec, "u2")
+        removed = result.extra.get("files_removed", 0)  # Hudi lists the paths, the others count
+        return result.updated, len(removed) if isinstance(removed, list) else int(removed)
+    return step
 
 
-def pyiceberg_upsert(settings: LakeSettings, spec: TableSpec, upload: str) -> tuple[int, int]:
-    table = open_destination(settings).load(spec)
-    df = with_sage_columns(reader(_mapped(upload)), "u2").read_all()
-    return table.upsert(df, join_cols=["id"]).rows_updated, 0
+def pyiceberg_upsert(settings: LakeSettings, spec: TableSpec, upload: str) -> Callable[[], tuple[int, int]]:
+    destination = open_destination(settings)
+
+    def step() -> tuple[int, int]:
+        table = destination.load(spec)
+        df = with_sage_columns(reader(_mapped(upload)), "u2").read_all()
+        return table.upsert(df, join_cols=["id"]).rows_updated, 0
+    return step
 
 
-def delta_merge(settings: LakeSettings, spec: TableSpec, upload: str) -> tuple[int, int]:
+def delta_merge(settings: LakeSettings, spec: TableSpec, upload: str) -> Callable[[], tuple[int, int]]:
     from deltalake import DeltaTable
 
-    table = DeltaTable(open_destination(settings).uri(spec))
-    df = with_sage_columns(reader(_mapped(upload)), "u2").read_all()
-    metrics = (table.merge(df, "t.id = s.id", source_alias="s", target_alias="t")
-               .when_matched_update_all().when_not_matched_insert_all().execute())
-    return metrics["num_target_rows_updated"], 0
+    uri = open_destination(settings).uri(spec)
+
+    def step() -> tuple[int, int]:
+        table = DeltaTable(uri)
+        df = with_sage_columns(reader(_mapped(upload)), "u2").read_all()
+        metrics = (table.merge(df, "t.id = s.id", source_alias="s", target_alias="t")
+                   .when_matched_update_all().when_not_matched_insert_all().execute())
+        return metrics["num_target_rows_updated"], 0
+    return step
 
 
 # --- cases -------------------------------------------------------------------------------------
 
 def race(fmt: str, settings: LakeSettings, base: pa.Table, upload: Path, rows: int,
-         peer: tuple[str, Callable[..., tuple[int, int]]] | None, partitioning: Partitioning | None = None,
+         peer: tuple[str, Callable[..., Callable[[], tuple[int, int]]]] | None, partitioning: Partitioning | None = None,
          label: str = "") -> list[LakeFigure]:
     """Ours and the peer upsert the same upload into identical copies of `base`."""
     dest = open_destination(settings)

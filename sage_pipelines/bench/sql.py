@@ -171,9 +171,12 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def ours_write(settings: ConnectionSettings, spec: TableSpec, path: Path, upload_id: str) -> None:
-    """One write of the CSV by our destination (timed in a child process by `in_child`)."""
-    open_destination(settings).write(csv_reader(path), spec, upload_id)
+def ours_write(settings: ConnectionSettings, spec: TableSpec, path: Path,
+               upload_id: str) -> Callable[[], object]:
+    """One write of the CSV by our destination (timed in a child process by `in_child`); the
+    destination is opened (its driver imported) before the clock starts."""
+    destination = open_destination(settings)
+    return lambda: destination.write(csv_reader(path), spec, upload_id)
 
 
 # --- databases -------------------------------------------------------------------------------
