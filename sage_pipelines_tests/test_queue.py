@@ -99,15 +99,15 @@ def test_a_queued_run_that_fails_ends_in_one_line_per_failed_step(queued_home, t
     done = sage(queued_home, "materialize", CASILLA, "--upload", upload, "--table", "ventas")
     assert done.returncode == 1
     bad = f"{upload}/ventas.csv, line 5, column 'cantidad': not a whole number: 'tres'"
-    assert sorted(done.stderr.splitlines()) == [f"sage: error: lake/{CASILLA}/ventas: {bad}",
-                                               f"sage: error: warehouse/{CASILLA}/ventas: {bad}"]
+    assert sorted(done.stderr.splitlines()) == [f"sage: error: lake/{CASILLA}/lake.fact_ventas: {bad}",
+                                               f"sage: error: warehouse/{CASILLA}/fact_ventas: {bad}"]
     assert done.stdout.splitlines()[-1].endswith(f"failed for upload {upload} (full log: the Dagster UI, or --verbose)")
-    assert f"lake/{CASILLA}/ventas: failed" in done.stdout.splitlines()
+    assert f"lake/{CASILLA}/lake.fact_ventas: failed" in done.stdout.splitlines()
     verbose = sage(queued_home, "materialize", CASILLA, "--upload", upload, "--table", "ventas",
                    "--destination", "warehouse", "--verbose")
     assert verbose.returncode == 1
     assert "STEP_FAILURE" in verbose.stderr and "Stack Trace" in verbose.stderr
-    assert verbose.stderr.splitlines()[-1] == f"sage: error: warehouse/{CASILLA}/ventas: {bad}"
+    assert verbose.stderr.splitlines()[-1] == f"sage: error: warehouse/{CASILLA}/fact_ventas: {bad}"
 
 
 def fact_ventas_weeks(home: SageHome) -> list[tuple]:
