@@ -81,7 +81,8 @@ def test_materialize_queues_its_run_for_the_daemon_and_prints_each_step_as_it_ha
     assert lines[0].startswith(f"run {run.run_id} queued for upload {upload} on server local: http")
     assert lines[1] == f"run {run.run_id} started"
     assert lines[-1] == f"run {run.run_id} succeeded for upload {upload}"
-    for table, rows in (("clientes", "dim_clientes rows="), ("ventas", "fact_ventas rows=")):
+    for table, rows in (("dim_clientes", "warehouse.main.dim_clientes rows="),
+                        ("fact_ventas", "warehouse.main.fact_ventas rows=")):
         writing = lines.index(f"warehouse/{CASILLA}/{table}: writing")
         [result] = [i for i, line in enumerate(lines) if line.startswith(f"warehouse/{CASILLA}/{table}: {rows}")]
         assert writing < result  # the step's start, then its result
