@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -32,3 +39,45 @@ def land_week(home: SageHome, tmp_path: Path, week: int, upload_id: str | None =
     folder = write_week(tmp_path / f"week{week}_{upload_id or 'auto'}", week)
     with session_scope(home) as session:
         return add_upload(session, home, CASILLA, folder, upload_id=upload_id).id
+
+
+def sensor_context(home: SageHome, instance, cursor: str | None = None):  # noqa: ANN001, ANN201
+    """A sensor's evaluation context on `instance`, with the `sage_store` resource of `home`."""
+    from dagster import build_sensor_context
+
+    from sage_pipelines.orchestration.resources import STORE_RESOURCE, store_resource
+
+    return build_sensor_context(instance=instance, cursor=cursor, resources={STORE_RESOURCE: store_resource(home)})
+
+
+@contextlib.contextmanager
+def running_daemon(home: SageHome, log: Path) -> Iterator[subprocess.Popen]:
+    """A real `dagster-daemon run` on `home`'s instance (its own session, output to `log`), once it
+    has sent the heartbeat `sage materialize` looks for; stopped with its children afterwards."""
+    from dagster import DagsterInstance
+
+    from sage_pipelines.orchestration.follow import daemon_alive
+
+    env = {**os.environ, "SAGE_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run",
+                                 "-m", "sage_pipelines.definitions"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            instance = DagsterInstance.from_config(str(home.dagster_home))
+            try:
+                while not daemon_alive(instance):
+                    assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                    time.sleep(0.5)
+            finally:
+                instance.dispose()
+            yield proc
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)

@@ -1,4 +1,5 @@
-"""What `sage materialize` prints, run as a user runs it (a `sage` process): one line per failed step."""
+"""What `sage materialize --in-process` prints, run as a user runs it (a `sage` process): one line per
+failed step. (Through the run queue and a daemon, the same lines: test_queue.py.)"""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def land_bad_week(home: SageHome, tmp_path: Path) -> str:
 
 def test_a_failing_run_ends_in_one_line_per_failed_step_naming_file_line_column_and_value(demo_home, tmp_path):
     land_bad_week(demo_home, tmp_path)
-    done = sage(demo_home, "materialize", CASILLA, "--table", "ventas")
+    done = sage(demo_home, "materialize", CASILLA, "--table", "ventas", "--in-process")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [  # ventas goes to the warehouse and to the lake: two steps failed
         f"sage: error: lake/{CASILLA}/lake.fact_ventas: {BAD_CANTIDAD}",
@@ -44,7 +45,8 @@ def test_a_failing_run_ends_in_one_line_per_failed_step_naming_file_line_column_
 
 def test_verbose_adds_dagsters_full_log_of_a_failing_run(demo_home, tmp_path):
     land_bad_week(demo_home, tmp_path)
-    done = sage(demo_home, "materialize", CASILLA, "--table", "ventas", "--destination", "warehouse", "--verbose")
+    done = sage(demo_home, "materialize", CASILLA, "--table", "ventas", "--destination", "warehouse", "--verbose",
+                "--in-process")
     assert done.returncode == 1
     assert "STEP_FAILURE" in done.stderr and "Stack Trace" in done.stderr
     assert done.stderr.splitlines()[-1] == f"sage: error: warehouse/{CASILLA}/fact_ventas: {BAD_CANTIDAD}"
@@ -65,7 +67,7 @@ def test_a_connection_failure_is_one_line_naming_the_connection(demo_home, tmp_p
     assert sage(demo_home, "materializations", "apply", str(spec)).returncode == 0
     folder = write_week(tmp_path / "w1", 1)
     assert sage(demo_home, "uploads", "add", CASILLA, str(folder)).returncode == 0
-    done = sage(demo_home, "materialize", CASILLA, "--destination", "down")
+    done = sage(demo_home, "materialize", CASILLA, "--destination", "down", "--in-process")
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(f"sage: error: down/{CASILLA}/productos: connection 'down' (postgresql): cannot connect")
@@ -73,6 +75,7 @@ def test_a_connection_failure_is_one_line_naming_the_connection(demo_home, tmp_p
 
 
 def test_a_misspelt_casilla_is_named_unknown_with_the_registered_ones(demo_home):
+    """Through the queue too: a mistake in the request is named before anything else (no daemon here)."""
     done = sage(demo_home, "materialize", "ventas_semanale")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [

@@ -77,7 +77,7 @@ def test_materialize_refuses_a_decimal_too_long_in_one_line_and_creates_no_table
     added = sage(cli_home, "uploads", "add", "csv_basic",
                  str(CORPUS / "files" / "decimal_too_many_whole_digits.csv"), "--id", "bad_decimal")
     assert added.returncode == 0, added.stderr
-    line = refused_in_one_line(sage(cli_home, "materialize", "csv_basic", "--upload", "bad_decimal"),
+    line = refused_in_one_line(sage(cli_home, "materialize", "csv_basic", "--upload", "bad_decimal", "--in-process"),
                                "bad_decimal/datos.csv", "line 2", "column 'monto'", "'1234567890123456789012345678901'")
     assert "sage_pipelines.errors" not in line
     warehouse = Path(cli_home["SAGE_HOME"]) / "warehouse.duckdb"

@@ -38,7 +38,7 @@ def test_a_run_whose_process_is_killed_is_failed_by_the_next_check(demo_home, tm
     upload_id = land_week(demo_home, tmp_path, 1)
     env = {**os.environ, "SAGE_HOME": str(demo_home.root), "DAGSTER_HOME": str(demo_home.dagster_home)}
     process = subprocess.Popen([sys.executable, "-m", "sage_pipelines.cli", "materialize", CASILLA,
-                                "--upload", upload_id], env=env, start_new_session=True,
+                                "--upload", upload_id, "--in-process"], env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     instance = DagsterInstance.get()
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance
 
 from sage_pipelines.cli import main as sage_main
 from sage_pipelines.demo import final_counts
@@ -24,7 +24,7 @@ from sage_pipelines.orchestration.jobs import writer_tags
 from sage_pipelines.orchestration.routing import server_job
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines.types import Column, ColumnType, Kind
-from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
+from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week, sensor_context  # noqa: F401
 
 KEYS = {AssetKey(["warehouse", CASILLA, t]) for t in ("dim_clientes", "dim_productos", "fact_ventas")}
 
@@ -114,7 +114,7 @@ def test_a_bad_value_fails_the_run_names_the_line_and_leaves_the_table(demo_home
     (folder / "ventas.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert sage_main(["uploads", "add", CASILLA, str(folder), "--id", "bad-week"]) == 0
     capsys.readouterr()
-    assert sage_main(["materialize", CASILLA, "--upload", "bad-week", "--table", "ventas"]) == 1
+    assert sage_main(["materialize", CASILLA, "--upload", "bad-week", "--table", "ventas", "--in-process"]) == 1
     err = capsys.readouterr().err
     assert "line 1501" in err and "total" in err and "12.5x" in err
     assert warehouse_rows(demo_home, "SELECT count(*), sum(total) FROM fact_ventas") == before
@@ -134,15 +134,15 @@ def test_sensor_requests_one_run_per_new_upload_and_none_for_seen_ones(demo_home
     first = land_week(demo_home, tmp_path, 1, "u-0001")
     second = land_week(demo_home, tmp_path, 2, "u-0002")
     with DagsterInstance.ephemeral() as instance:
-        result = sensor(build_sensor_context(instance=instance))
+        result = sensor(sensor_context(demo_home, instance))
         assert sorted(r.partition_key for r in result.run_requests) == [first, second]
         assert {r.job_name for r in result.run_requests} == {f"materialize_{CASILLA}"}
         for request in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        again = sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+        again = sensor(sensor_context(demo_home, instance, result.cursor))
         assert not getattr(again, "run_requests", None)
         third = land_week(demo_home, tmp_path, 3, "u-0003")
-        later = sensor(build_sensor_context(instance=instance, cursor=result.cursor))
+        later = sensor(sensor_context(demo_home, instance, result.cursor))
         assert [r.partition_key for r in later.run_requests] == [third]
 
 
@@ -176,7 +176,7 @@ def test_sensor_skips_a_landing_folder_that_is_not_a_valid_upload(demo_home, tmp
     (stray / "unknown.txt").write_text("not a catalog file", encoding="utf-8")
     good = land_week(demo_home, tmp_path, 1, "u-good")
     with DagsterInstance.ephemeral() as instance:
-        result = sensor(build_sensor_context(instance=instance))
+        result = sensor(sensor_context(demo_home, instance))
         assert [r.partition_key for r in result.run_requests] == [good]
 
 
@@ -208,13 +208,14 @@ def test_executions_sensor_lands_successful_executions_as_uploads(demo_home, tmp
     pending.mkdir()  # report.json not written yet
     defs = build_definitions(demo_home)
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance)
+        context = sensor_context(demo_home, instance)
         defs.resolve_sensor_def("sage_executions_sensor")(context)
         landed = sorted(p.name for p in (demo_home.landing / CASILLA).iterdir())
         assert landed == ["0b6f3a2e-aaaa-4bbb-8ccc-000000000001"]
-        result = defs.resolve_sensor_def("sage_landing_sensor")(build_sensor_context(instance=instance))
+        result = defs.resolve_sensor_def("sage_landing_sensor")(sensor_context(demo_home, instance))
         assert [r.partition_key for r in result.run_requests] == landed
-    assert "0b6f3a2e-aaaa-4bbb-8ccc-000000000003" not in json.loads(context.cursor)
+    cursor = json.loads(context.cursor)
+    assert "0b6f3a2e-aaaa-4bbb-8ccc-000000000003" not in cursor["seen"] + cursor["waiting"]  # looked at again
 
 
 def test_an_execution_for_a_casilla_registered_later_lands_once_it_is(demo_home, tmp_path):
@@ -241,12 +242,12 @@ catalogs:
     defs = build_definitions(demo_home)
     sensor = defs.resolve_sensor_def("sage_executions_sensor")
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance)
+        context = sensor_context(demo_home, instance)
         sensor(context)
         assert not (demo_home.landing / "productos_tarde").exists()
         with session_scope(demo_home) as session:
             register_casilla(session, "productos_tarde", single, "productos_tarde.yaml")
-        sensor(build_sensor_context(instance=instance, cursor=context.cursor))
+        sensor(sensor_context(demo_home, instance, context.cursor))
         assert [p.name for p in (demo_home.landing / "productos_tarde").iterdir()] == [
             "0b6f3a2e-aaaa-4bbb-8ccc-00000000000a"]
 
@@ -311,6 +312,14 @@ def test_runs_writing_one_duckdb_file_queue_one_at_a_time(demo_home):
         assert {"key": writer, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
 
 
+def test_the_run_queue_runs_one_run_at_a_time_per_backfill(demo_home):
+    """Dagster tags each run of a backfill with its id (`dagster/backfill`): one run per value at a
+    time keeps a backfill's uploads in the order it created their runs (test_backfill_ui)."""
+    with DagsterInstance.get() as instance:
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+    assert {"key": "dagster/backfill", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
 def test_a_sage_materialize_run_carries_the_writer_tags_of_its_job(demo_home, tmp_path):
     upload = land_week(demo_home, tmp_path, 1)
     outcome = materialize_upload(CASILLA, upload, tables=["clientes"], home=demo_home, server="local")
@@ -346,3 +355,18 @@ def test_writer_tags_follow_each_kinds_writer_scope():
 def test_remote_server_jobs_carry_the_writer_tags_too():
     tags = server_job("ventas", "big1", {"sage/table_writer": "lake/ventas.b"}).tags
     assert tags == {"sage/table_writer": "lake/ventas.b", "sage/server": "big1"}
+
+
+def test_an_upload_without_a_tables_file_leaves_that_table_and_its_checks_do_not_fail_the_run(demo_home, tmp_path):
+    from sage_pipelines.demo.data import write_week
+    from sage_pipelines.services.uploads import add_upload
+    from sage_pipelines.store.db import session_scope
+
+    folder = write_week(tmp_path / "only_clientes", 1)
+    for name in ("productos.csv", "ventas.csv"):
+        (folder / name).unlink()
+    with session_scope(demo_home) as session:
+        add_upload(session, demo_home, CASILLA, folder, upload_id="only-clientes")
+    outcome = materialize_upload(CASILLA, "only-clientes", home=demo_home)
+    assert outcome.success, outcome.errors
+    assert [a.key for a in outcome.assets] == [["warehouse", CASILLA, "dim_clientes"]]

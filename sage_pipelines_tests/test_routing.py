@@ -7,11 +7,12 @@ import os
 import uuid
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance
 
 from sage_pipelines.orchestration.definitions_factory import build_definitions
 from sage_pipelines.orchestration.run import materialize_upload
 from sage_pipelines_tests.conftest import PG_URL
+from sage_pipelines_tests.orchestration_fixtures import sensor_context
 from sage_pipelines_tests.servers_fixtures import module_schema  # noqa: F401 (a fixture)
 from sage_pipelines_tests.servers_fixtures import (CASILLA, KB, MB, Worker, add_remote, apply, build_home, make_upload,
                                                    scoped_env, table_rows)
@@ -105,7 +106,7 @@ def test_landing_sensor_requests_one_run_per_chosen_server(remote, tmp_path):
     sensor = defs.resolve_sensor_def("sage_landing_sensor")
     instance = DagsterInstance.get()
     try:
-        with build_sensor_context(instance=instance, definitions=defs) as context:
+        with sensor_context(home, instance) as context:
             result = sensor(context)
     finally:
         instance.dispose()
@@ -116,4 +117,4 @@ def test_landing_sensor_requests_one_run_per_chosen_server(remote, tmp_path):
     assert AssetKey(["pg", CASILLA, "t_grande"]) not in local.asset_selection
     assert remote_req.asset_selection == [AssetKey(["pg", CASILLA, "t_grande"])]
     assert local.tags["sage/server"] == "local" and remote_req.tags["sage/server"] == server
-    assert remote_req.tags["sage/server_reason"].startswith("grande: file of ")
+    assert remote_req.tags["sage/server_reason"].startswith("t_grande: file of ")  # the table the step writes

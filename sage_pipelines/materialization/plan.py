@@ -17,7 +17,7 @@ from sage_pipelines.destinations.base import TableSpec
 from sage_pipelines.materialization.casillas import casilla_yaml
 from sage_pipelines.materialization.model import DEFAULT_LAKE_FORMAT, target_schema
 from sage_pipelines.materialization.persist import table_config
-from sage_pipelines.store.models import Materialization, MaterializationDestination
+from sage_pipelines.store.models import Casilla, Materialization, MaterializationDestination
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,12 @@ class MaterializationPlan:
     tables: tuple[TablePlan, ...]
 
 
-def load_plans(session: Session) -> list[MaterializationPlan]:
-    """Every active materialization, resolved, in name order."""
-    rows = session.scalars(select(Materialization).where(Materialization.activo.is_(True))
-                           .order_by(Materialization.nombre))
+def load_plans(session: Session, casilla: str | None = None) -> list[MaterializationPlan]:
+    """Every active materialization (of `casilla` only, when given), resolved, in name order."""
+    query = select(Materialization).where(Materialization.activo.is_(True))
+    if casilla is not None:
+        query = query.join(Materialization.casilla).where(Casilla.nombre == casilla)
+    rows = session.scalars(query.order_by(Materialization.nombre))
     sages: dict[str, SageYaml] = {}
     plans = []
     for m in rows:

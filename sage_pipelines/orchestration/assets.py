@@ -6,14 +6,11 @@ definition metadata, so the UI shows it and the IO manager needs nothing else.
 """
 
 
-import os
-from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator
 
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
-    EnvVar,
     AssetsDefinition,
     DynamicPartitionsDefinition,
     MetadataValue,
@@ -26,9 +23,11 @@ from dagster import (
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.readers import UploadMember, read_member, upload_members
 from sage_pipelines.destinations.spec_json import spec_to_json
-from sage_pipelines.orchestration.checks import CHECKS_KEY, check_results, check_specs, table_checks
+from sage_pipelines.orchestration.checks import (CHECKS_KEY, check_results, check_specs, not_run_results,
+                                                 table_checks)
 from sage_pipelines.orchestration.io_managers import IO_MANAGERS, SPEC_KEY, SageIOManager, column_schema
 from sage_pipelines.orchestration.naming import catalog_key, dagster_name, io_manager_key, partitions_name, table_key
+from sage_pipelines.orchestration.resources import store_resource
 from sage_pipelines.orchestration.table_metadata import spec_markdown
 from sage_pipelines.services.destinations import open_destination
 from sage_pipelines.settings import SageHome
@@ -120,7 +119,9 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome, tab
         upload_id = context.partition_key
         member = find_member(home, plan.sage, plan.casilla, upload_id, table.catalog_key)
         if member is None:
-            context.log.info(f"upload {upload_id} carries no {catalog.filename}; {spec.qualified_name} unchanged")
+            reason = f"upload {upload_id} carries no {catalog.filename}; {spec.qualified_name} unchanged"
+            context.log.info(reason)
+            yield from not_run_results(checks, reason)
             return
         yield Output(read_member(member, columns=spec.columns),
                      metadata={"source_file": member.display, "source_bytes": member.size,
@@ -149,26 +150,17 @@ def qualified_names(plans: list[MaterializationPlan], home: SageHome) -> dict[tu
     return names
 
 
-def home_config(home: SageHome) -> Union[str, EnvVar]:
-    """`EnvVar("SAGE_HOME")` when the environment names this home, so the path is resolved where
-    the step runs (a remote worker's own SAGE_HOME) and not frozen into run config."""
-    env = os.environ.get("SAGE_HOME")
-    if env and Path(env).resolve() == home.root:
-        return EnvVar("SAGE_HOME")
-    return str(home.root)
-
-
 def build_assets(plans: list[MaterializationPlan], home: SageHome
                  ) -> tuple[list[AssetsDefinition | AssetSpec], dict[str, SageIOManager]]:
     assets: list[AssetsDefinition] = []
     resources: dict[str, SageIOManager] = {}
-    sage_home = home_config(home)
+    store = store_resource(home)
     table_names = qualified_names(plans, home)
     for plan in plans:
         for table in plan.tables:
             dest = table.destination
             resources[io_manager_key(plan.name, dest.alias)] = IO_MANAGERS[dest.kind](
-                sage_home=sage_home, connection=dest.connection, lake=dest.lake, format=dest.format)
+                store=store, connection=dest.connection, lake=dest.lake, format=dest.format)
             assets.append(table_asset(plan, table, home, table_names[(table.table_id, dest.id)]))
     return [*catalog_assets(plans), *assets], resources
 

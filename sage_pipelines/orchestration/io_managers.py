@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pyarrow as pa
@@ -24,6 +23,7 @@ from dagster import (
     TableSchema,
 )
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,10 +33,10 @@ from sage_pipelines.destinations.registry import DESTINATION_KINDS
 from sage_pipelines.destinations.spec_json import spec_from_json
 from sage_pipelines.materialization.model import LOCAL_SERVER
 from sage_pipelines.orchestration.checks import CHECKS_KEY, TableCheck, run_checks
+from sage_pipelines.orchestration.resources import SageStore
 from sage_pipelines.servers.instance import SERVER_TAG
 from sage_pipelines.services.destinations import open_destination
 from sage_pipelines.settings import SageHome
-from sage_pipelines.store.db import session_scope
 from sage_pipelines.store.history import record_history
 from sage_pipelines.store.models import MaterializationServer, utcnow
 from sage_pipelines.store.states import HistoryStatus
@@ -55,19 +55,36 @@ def _ids(meta: Any) -> dict[str, Any]:
 
 
 class SageIOManager(ConfigurableIOManager):
-    """Writes an upload's Arrow batches to one destination with the table's strategy."""
+    """Writes an upload's Arrow batches to one destination with the table's strategy, records a
+    `materialization_history` row either way, and reads the table back as an Arrow table for
+    downstream assets. One class serves every destination kind: the destination is opened by
+    name from the store (a connection, or a lake and a table format), so no credential is ever
+    part of its config.
 
-    sage_home: str
-    connection: Optional[str] = None
-    lake: Optional[str] = None
-    format: Optional[str] = None
+    Example::
+
+        store = SageStore(sage_home=EnvVar("SAGE_HOME"))
+        Definitions(assets=..., resources={
+            "io_ventas__warehouse": SageIOManager(store=store, connection="warehouse"),
+            "io_ventas__lake": SageIOManager(store=store, lake="lake", format="iceberg"),
+        })
+    """
+
+    store: SageStore = Field(description="The installation (SAGE_HOME and its metadata store) the "
+                                         "destination is registered in and history is recorded to.")
+    connection: Optional[str] = Field(default=None, description="A database destination: the name of a "
+                                      "registered connection (`sage connections add`). Unset for a lake.")
+    lake: Optional[str] = Field(default=None, description="A lake destination: the name of a registered "
+                                "lake (`sage lakes add`). Unset for a database.")
+    format: Optional[str] = Field(default=None, description="A lake destination's table format: iceberg, "
+                                  "delta or hudi.")
 
     @property
     def home(self) -> SageHome:
-        return SageHome(Path(self.sage_home).resolve())
+        return self.store.home
 
     def open(self) -> Destination:
-        with session_scope(self.home) as session:
+        with self.store.session() as session:
             return open_destination(session, connection=self.connection, lake=self.lake, format=self.format)
 
     def handle_output(self, context: OutputContext, obj: pa.RecordBatchReader | pa.Table | None) -> None:
@@ -126,7 +143,7 @@ class SageIOManager(ConfigurableIOManager):
     def _record(self, ids: dict[str, Any], spec: TableSpec, upload_id: str, run_id: str,
                 started: Any, server: str, tags: Any, result: WriteResult | None = None,
                 error: str | None = None, seconds: float = 0.0, checks: list[dict[str, Any]] | None = None) -> None:
-        with session_scope(self.home) as session:
+        with self.store.session() as session:
             record_history(
                 session,
                 materialization_id=ids["materialization_id"], tabla_id=ids["table_id"],

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstructable_job, execute_job
+from dagster import AssetKey, DagsterEvent, DagsterEventType, DagsterInstance, build_reconstructable_job, execute_job
 
 from sage_pipelines.errors import ConfigError, NotFoundError, SageError
 from sage_pipelines.materialization.casillas import get_casilla
@@ -28,7 +28,7 @@ from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
 from sage_pipelines.orchestration.checks import failed_checks_line
 from sage_pipelines.orchestration.naming import table_key, job_name, partitions_name
-from sage_pipelines.orchestration.observations import observe_uploads
+from sage_pipelines.orchestration.observations import report_landed
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
 from sage_pipelines.servers.executor import error_line
 from sage_pipelines.servers.instance import SERVER_TAG, ensure_dagster_home
@@ -135,7 +135,11 @@ def _materialize_routed(plans: list[MaterializationPlan], casilla: str, upload_i
         return _execute(casilla, upload_id, run.server, run.asset_keys, home, run_config,
                         {**(tags or {}), **run.tags}, log_level)
 
-    outcomes = [execute(run) for run in runs]  # local first: a remote fault never delays it
+    return merge_outcomes([execute(run) for run in runs], upload_id)  # local first: a remote fault never delays it
+
+
+def merge_outcomes(outcomes: list[RunOutcome], upload_id: str) -> RunOutcome:
+    """One outcome over an upload's runs (one per server)."""
     if len(outcomes) == 1:
         return outcomes[0]
     merged = RunOutcome(run_id=",".join(o.run_id for o in outcomes), success=all(o.success for o in outcomes),
@@ -169,13 +173,12 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
     upload_dir = home.upload_dir(casilla, upload_id)
     if not upload_dir.is_dir():
         raise NotFoundError(f"casilla {casilla!r} has no upload {upload_id!r}")
-    assets = {key.to_python_identifier(): "/".join(key.path) for key in selection}  # step key -> asset
+    assets = step_assets(selection)
     instance = DagsterInstance.get()
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
-            for observation in observe_uploads(home, casilla, [upload_id]):  # the upload lands
-                instance.report_runless_asset_event(observation)
+            report_landed(instance, home, casilla, upload_id)  # its files, on the catalogs' source assets
         job = build_reconstructable_job(*JOB_LOADER,
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())
@@ -189,21 +192,33 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
                          asset_selection=selection) as result:
             outcome = RunOutcome(run_id=result.run_id, success=result.success, upload_id=upload_id)
             for event in result.all_events:
-                if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                    mat = event.event_specific_data.materialization
-                    outcome.assets.append(AssetOutcome(list(mat.asset_key.path),
-                                                       {k: v.value for k, v in mat.metadata.items()}))
-                elif event.event_type == DagsterEventType.STEP_FAILURE:
-                    asset = assets.get(event.step_key, event.step_key)
-                    error = event.event_specific_data.error
-                    outcome.errors.append(f"{asset}: {failed_checks_line(error, casilla) or root_cause(error, home.landing / casilla)}")
-                elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
-                    error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
-                    if error is not None:
-                        outcome.errors.append(root_cause(error, home.landing / casilla))
+                collect_event(outcome, event, assets, casilla, home.landing / casilla)
             return outcome
     finally:
         instance.dispose()
+
+
+def step_assets(selection: list[AssetKey]) -> dict[str, str]:
+    """step key -> asset (`a/b/c`), as Dagster names the steps of the selected assets."""
+    return {key.to_python_identifier(): "/".join(key.path) for key in selection}
+
+
+def collect_event(outcome: RunOutcome, event: DagsterEvent, assets: dict[str, str], casilla: str,
+                  landing: Path) -> None:
+    """Add what one of a run's events tells to `outcome`: an asset written (with its metadata),
+    or a failed step / run as one line (its failed checks, or `root_cause` with file names
+    relative to `landing`)."""
+    if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+        mat = event.event_specific_data.materialization
+        outcome.assets.append(AssetOutcome(list(mat.asset_key.path), {k: v.value for k, v in mat.metadata.items()}))
+    elif event.event_type == DagsterEventType.STEP_FAILURE:
+        asset = assets.get(event.step_key, event.step_key)
+        error = event.event_specific_data.error
+        outcome.errors.append(f"{asset}: {failed_checks_line(error, casilla) or root_cause(error, landing)}")
+    elif event.event_type == DagsterEventType.RUN_FAILURE and not outcome.errors:
+        error = getattr(event.event_specific_data, "error", None)  # e.g. a remote server's fault
+        if error is not None:
+            outcome.errors.append(root_cause(error, landing))
 
 
 def raise_for_failure(outcome: RunOutcome) -> RunOutcome:

@@ -1,13 +1,14 @@
 """The landing sensor: every new upload folder becomes a dynamic partition and one run.
 
 An upload is complete once its folder exists under `$SAGE_HOME/landing/<casilla>/` (uploads
-are copied to a temporary name and renamed into place). The cursor remembers the ids already
-requested, and the run key makes a second request for the same upload a no-op anyway.
+are copied to a temporary name and renamed into place). The record of what was seen is Dagster's
+own: the casilla's dynamic partitions (one per upload), added in the same tick as the upload's
+runs. So the sensor keeps no cursor that would grow with every upload ever landed, an upload
+whose partition `sage materialize` or the API added first gets no second run, and the run key
+makes a second request for the same upload a no-op anyway.
 """
 
 from __future__ import annotations
-
-import json
 
 from dagster import (
     AddDynamicPartitionsRequest,
@@ -22,23 +23,23 @@ from dagster import (
 from sage_pipelines.errors import SageError
 from sage_pipelines.orchestration.naming import partitions_name
 from sage_pipelines.orchestration.observations import observe_uploads
+from sage_pipelines.orchestration.resources import SageStore
 from sage_pipelines.orchestration.routing import upload_run_requests
 from sage_pipelines.services.uploads import landed_uploads, register_landed_upload
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
 
 
-def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> SensorDefinition:
+def build_landing_sensor(casillas: list[str], jobs: list) -> SensorDefinition:
     @sensor(name="sage_landing_sensor", jobs=jobs, minimum_interval_seconds=15,
             default_status=DefaultSensorStatus.RUNNING,
             description="Turns each new upload under $SAGE_HOME/landing into a partition and a run")
-    def _landing(context: SensorEvaluationContext):
-        seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    def _landing(context: SensorEvaluationContext, sage_store: SageStore):
+        home = sage_store.home
         requests, partition_requests, observations = [], [], []
         for casilla in casillas:
-            known = set(seen.get(casilla, []))
-            new = [u for u in landed_uploads(home, casilla) if u not in known
-                   and not context.instance.has_dynamic_partition(partitions_name(casilla), u)]
+            known = set(context.instance.get_dynamic_partitions(partitions_name(casilla)))
+            new = [u for u in landed_uploads(home, casilla) if u not in known]
             if not new:
                 continue
             new = _register(context, home, casilla, new)
@@ -47,11 +48,10 @@ def build_landing_sensor(casillas: list[str], home: SageHome, jobs: list) -> Sen
             partition_requests.append(AddDynamicPartitionsRequest(partitions_name(casilla), new))
             requests += upload_run_requests(home, casilla, new)  # one run per upload and chosen server
             observations += observe_uploads(home, casilla, new)  # its files, on the catalogs' source assets
-            seen[casilla] = sorted(known | set(new))
         if not requests:
             return SkipReason("no new uploads")
         return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests,
-                            cursor=json.dumps(seen, sort_keys=True), asset_events=observations)
+                            asset_events=observations)
 
     return _landing
 

@@ -23,6 +23,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote
 
 from dagster import DagsterInstance, DagsterRunStatus
@@ -35,6 +36,7 @@ from sage_pipelines.errors import NotFoundError, SageError
 from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import load_plans
 from sage_pipelines.orchestration.naming import partitions_name
+from sage_pipelines.orchestration.observations import report_landed
 from sage_pipelines.orchestration.routing import RoutedRun
 from sage_pipelines.orchestration.run import routed_runs, select_assets, upload_run_tags
 from sage_pipelines.servers.instance import ensure_dagster_home
@@ -131,21 +133,27 @@ def _create_run(instance: DagsterInstance, location, casilla: str, upload_id: st
 
 
 def submit_upload(casilla: str, upload_id: str | None = None, tables: list[str] | None = None,
-                  destinations: list[str] | None = None, home: SageHome | None = None) -> tuple[str, list[SubmittedRun]]:
+                  destinations: list[str] | None = None, home: SageHome | None = None,
+                  before_queue: Callable[[DagsterInstance], None] | None = None) -> tuple[str, list[SubmittedRun]]:
     """Queue the runs that materialize upload `upload_id` (default: the newest) of `casilla`;
-    returns (upload id, runs). The Dagster daemon (`sage dev`) launches them."""
+    returns (upload id, runs). The Dagster daemon (`sage dev`) launches them. `before_queue` checks
+    the instance once the request itself is known to be valid (`sage materialize`: is a daemon there?)."""
     home = home or SageHome.from_env()
     ensure_dagster_home(home)
     with session_scope(home) as session:
+        get_casilla(session, casilla)  # a misspelt casilla is named as such, not as one without a materialization
         plans = load_plans(session)
     upload_id, runs = routed_runs(plans, casilla, upload_id, tables, destinations, home)
     instance = DagsterInstance.get()
     try:
         if not isinstance(instance.run_coordinator, QueuedRunCoordinator):
             raise SageError(f"the Dagster instance at {home.dagster_home} has no run queue (QueuedRunCoordinator "
-                            "in its dagster.yaml): runs cannot be submitted, use `sage materialize`")
+                            "in its dagster.yaml): runs cannot be submitted, use `sage materialize --in-process`")
+        if before_queue is not None:
+            before_queue(instance)
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
+            report_landed(instance, home, casilla, upload_id)  # its files, on the catalogs' source assets
         with _LOAD_LOCK, _code_location(instance) as location:
             return upload_id, [_create_run(instance, location, casilla, upload_id, run) for run in runs]
     finally:
@@ -174,6 +182,8 @@ def land_and_submit(home: SageHome, casilla: str, path: Path, upload_id: str | N
             if claimed:
                 instance.delete_dynamic_partition(partitions_name(casilla), upload_id)
             raise
+        if claimed:
+            report_landed(instance, home, casilla, upload_id)  # its files, on the catalogs' source assets
     finally:
         instance.dispose()
     return submit_upload(casilla, upload_id, home=home)

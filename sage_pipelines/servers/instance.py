@@ -6,7 +6,8 @@ settings that servers need, written into its `dagster.yaml`.
   environment variable, so no password lands in the file); without it, SQLite under
   DAGSTER_HOME, which only workers on the same host can share.
 - One writer at a time where a destination needs it: a limit of 1 per value of each writer tag
-  (`sage/file_writer`: a DuckDB file; `sage/table_writer`: a Hudi table), kept in every instance.
+  (`sage/file_writer`: a DuckDB file; `sage/table_writer`: a Hudi table), kept in every instance;
+  and one run at a time per backfill (`dagster/backfill`), so a backfill's uploads apply in order.
 - Capacity in the run queue: one `tag_concurrency_limits` entry per remote server
   (`sage/server: NAME`, limit = its capacity), so the QueuedRunCoordinator makes runs for a full
   server wait in Dagster's run queue instead of piling onto its broker queue. The daemon reads
@@ -35,13 +36,17 @@ SERVER_TAG = "sage/server"  # the run tag naming a run's server (run-queue limit
 # The run tags naming what a run writes that takes one writer at a time (the kind's writer scope,
 # from the destinations registry): the run queue runs one run per value of each.
 WRITER_TAGS: dict[WriterScope, str] = {WriterScope.FILE: "sage/file_writer", WriterScope.TABLE: "sage/table_writer"}
+# A backfill's runs (Dagster tags each with its backfill's id) go one at a time, in the order the
+# backfill created them (its partitions' order: the order the uploads landed).
+BACKFILL_TAG = "dagster/backfill"
 LEGACY_WRITER_TAGS = ("sage/duckdb",)  # before writer scopes: replaced by sage/file_writer
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def writer_limits() -> list[dict[str, Any]]:
-    """One run at a time per value of each writer tag (per DuckDB file, per Hudi table)."""
-    return [{"key": key, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} for key in WRITER_TAGS.values()]
+    """One run at a time per value of each writer tag (per DuckDB file, per Hudi table) and per backfill."""
+    return [{"key": key, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+            for key in (*WRITER_TAGS.values(), BACKFILL_TAG)]
 
 
 def _storage_section() -> dict[str, Any] | None:
@@ -85,7 +90,7 @@ def configure_instance_yaml(path: Path, home: SageHome) -> bool:
         cfg = coordinator.setdefault("config", {}) or {}
         coordinator["config"] = cfg
         current = cfg.get("tag_concurrency_limits", []) or []
-        managed = set(WRITER_TAGS.values()) | set(LEGACY_WRITER_TAGS) | ({SERVER_TAG} if limits is not None else set())
+        managed = set(WRITER_TAGS.values()) | {BACKFILL_TAG} | set(LEGACY_WRITER_TAGS) | ({SERVER_TAG} if limits is not None else set())
         servers = limits if limits is not None else []
         wanted = [x for x in current if x.get("key") not in managed] + writer_limits() + servers
         if wanted != current:

@@ -43,6 +43,26 @@ def migrate(url: str, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def schema_revisions(url: str) -> tuple[str | None, str]:
+    """(the store's Alembic revision, the newest this code knows), read without writing anything:
+    loading the Dagster definitions uses it to refuse a store `sage init` has not migrated yet."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with engine_for(url).connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, head or ""
+
+
+def store_is_current(home: SageHome) -> bool:
+    """Whether `home`'s store exists and is at the newest revision (no `sage init` pending)."""
+    if not store_exists(home):
+        return False
+    current, head = schema_revisions(home.store_url)
+    return current == head
+
+
 def _sqlite_file(url: str) -> Path | None:
     """The database file of a `sqlite:///` store URL, None for any other store."""
     return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
