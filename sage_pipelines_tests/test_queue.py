@@ -81,7 +81,8 @@ def test_materialize_queues_its_run_for_the_daemon_and_prints_each_step_as_it_ha
     assert lines[0].startswith(f"run {run.run_id} queued for upload {upload} on server local: http")
     assert lines[1] == f"run {run.run_id} started"
     assert lines[-1] == f"run {run.run_id} succeeded for upload {upload}"
-    for table, rows in (("clientes", "dim_clientes rows="), ("ventas", "fact_ventas rows=")):
+    for table, rows in (("dim_clientes", "warehouse.main.dim_clientes rows="),
+                        ("fact_ventas", "warehouse.main.fact_ventas rows=")):
         writing = lines.index(f"warehouse/{CASILLA}/{table}: writing")
         [result] = [i for i, line in enumerate(lines) if line.startswith(f"warehouse/{CASILLA}/{table}: {rows}")]
         assert writing < result  # the step's start, then its result
@@ -99,15 +100,15 @@ def test_a_queued_run_that_fails_ends_in_one_line_per_failed_step(queued_home, t
     done = sage(queued_home, "materialize", CASILLA, "--upload", upload, "--table", "ventas")
     assert done.returncode == 1
     bad = f"{upload}/ventas.csv, line 5, column 'cantidad': not a whole number: 'tres'"
-    assert sorted(done.stderr.splitlines()) == [f"sage: error: lake/{CASILLA}/ventas: {bad}",
-                                               f"sage: error: warehouse/{CASILLA}/ventas: {bad}"]
+    assert sorted(done.stderr.splitlines()) == [f"sage: error: lake/{CASILLA}/lake.fact_ventas: {bad}",
+                                               f"sage: error: warehouse/{CASILLA}/fact_ventas: {bad}"]
     assert done.stdout.splitlines()[-1].endswith(f"failed for upload {upload} (full log: the Dagster UI, or --verbose)")
-    assert f"lake/{CASILLA}/ventas: failed" in done.stdout.splitlines()
+    assert f"lake/{CASILLA}/lake.fact_ventas: failed" in done.stdout.splitlines()
     verbose = sage(queued_home, "materialize", CASILLA, "--upload", upload, "--table", "ventas",
                    "--destination", "warehouse", "--verbose")
     assert verbose.returncode == 1
     assert "STEP_FAILURE" in verbose.stderr and "Stack Trace" in verbose.stderr
-    assert verbose.stderr.splitlines()[-1] == f"sage: error: warehouse/{CASILLA}/ventas: {bad}"
+    assert verbose.stderr.splitlines()[-1] == f"sage: error: warehouse/{CASILLA}/fact_ventas: {bad}"
 
 
 def fact_ventas_weeks(home: SageHome) -> list[tuple]:
