@@ -355,3 +355,18 @@ def test_writer_tags_follow_each_kinds_writer_scope():
 def test_remote_server_jobs_carry_the_writer_tags_too():
     tags = server_job("ventas", "big1", {"sage/table_writer": "lake/ventas.b"}).tags
     assert tags == {"sage/table_writer": "lake/ventas.b", "sage/server": "big1"}
+
+
+def test_an_upload_without_a_tables_file_leaves_that_table_and_its_checks_do_not_fail_the_run(demo_home, tmp_path):
+    from sage_pipelines.demo.data import write_week
+    from sage_pipelines.services.uploads import add_upload
+    from sage_pipelines.store.db import session_scope
+
+    folder = write_week(tmp_path / "only_clientes", 1)
+    for name in ("productos.csv", "ventas.csv"):
+        (folder / name).unlink()
+    with session_scope(demo_home) as session:
+        add_upload(session, demo_home, CASILLA, folder, upload_id="only-clientes")
+    outcome = materialize_upload(CASILLA, "only-clientes", home=demo_home)
+    assert outcome.success, outcome.errors
+    assert [a.key for a in outcome.assets] == [["warehouse", CASILLA, "dim_clientes"]]

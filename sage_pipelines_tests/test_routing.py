@@ -117,4 +117,4 @@ def test_landing_sensor_requests_one_run_per_chosen_server(remote, tmp_path):
     assert AssetKey(["pg", CASILLA, "t_grande"]) not in local.asset_selection
     assert remote_req.asset_selection == [AssetKey(["pg", CASILLA, "t_grande"])]
     assert local.tags["sage/server"] == "local" and remote_req.tags["sage/server"] == server
-    assert remote_req.tags["sage/server_reason"].startswith("grande: file of ")
+    assert remote_req.tags["sage/server_reason"].startswith("t_grande: file of ")  # the table the step writes

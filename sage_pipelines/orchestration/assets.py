@@ -23,7 +23,8 @@ from dagster import (
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.readers import UploadMember, read_member, upload_members
 from sage_pipelines.destinations.spec_json import spec_to_json
-from sage_pipelines.orchestration.checks import CHECKS_KEY, check_results, check_specs, table_checks
+from sage_pipelines.orchestration.checks import (CHECKS_KEY, check_results, check_specs, not_run_results,
+                                                 table_checks)
 from sage_pipelines.orchestration.io_managers import IO_MANAGERS, SPEC_KEY, SageIOManager, column_schema
 from sage_pipelines.orchestration.naming import catalog_key, dagster_name, io_manager_key, partitions_name, table_key
 from sage_pipelines.orchestration.resources import store_resource
@@ -118,7 +119,9 @@ def table_asset(plan: MaterializationPlan, table: TablePlan, home: SageHome, tab
         upload_id = context.partition_key
         member = find_member(home, plan.sage, plan.casilla, upload_id, table.catalog_key)
         if member is None:
-            context.log.info(f"upload {upload_id} carries no {catalog.filename}; {spec.qualified_name} unchanged")
+            reason = f"upload {upload_id} carries no {catalog.filename}; {spec.qualified_name} unchanged"
+            context.log.info(reason)
+            yield from not_run_results(checks, reason)
             return
         yield Output(read_member(member, columns=spec.columns),
                      metadata={"source_file": member.display, "source_bytes": member.size,

@@ -115,6 +115,14 @@ def check_results(outcomes: Sequence[dict[str, Any]]) -> list[AssetCheckResult]:
     return results
 
 
+def not_run_results(checks: Sequence[TableCheck], reason: str) -> list[AssetCheckResult]:
+    """An upload without this table's file leaves the table as it was: nothing to check. Dagster
+    needs a result per check of the step all the same; each says why it did not run."""
+    return [AssetCheckResult(check_name=c.name, passed=True, severity=AssetCheckSeverity.ERROR,
+                             description=f"not run: {reason}", metadata={"not_run": MetadataValue.text(reason)})
+            for c in checks]
+
+
 def summary(outcomes: Sequence[dict[str, Any]] | None) -> str | None:
     """One line for `sage history`: `5/5 passed`, or which failed, with the first offender."""
     if not outcomes:

@@ -12,7 +12,7 @@ import hashlib
 import zipfile
 from typing import Any
 
-from dagster import AssetObservation, MetadataValue
+from dagster import AssetObservation, DagsterInstance, MetadataValue
 
 from sage_pipelines.casilla.model import SageYaml
 from sage_pipelines.casilla.readers import UploadMember, read_member, upload_members
@@ -71,3 +71,10 @@ def observe_uploads(home: SageHome, casilla: str, upload_ids: list[str]) -> list
     with session_scope(home) as session:
         _, sage = load_casilla(session, casilla)
     return [o for upload_id in upload_ids for o in observe_upload(home, sage, casilla, upload_id)]
+
+
+def report_landed(instance: DagsterInstance, home: SageHome, casilla: str, upload_id: str) -> None:
+    """Record the observations of an upload that just got its partition, outside any run (the
+    in-process and queued paths; the landing sensor returns them in its result instead)."""
+    for observation in observe_uploads(home, casilla, [upload_id]):
+        instance.report_runless_asset_event(observation)

@@ -28,7 +28,7 @@ from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import MaterializationPlan, load_plans
 from sage_pipelines.orchestration.checks import failed_checks_line
 from sage_pipelines.orchestration.naming import table_key, job_name, partitions_name
-from sage_pipelines.orchestration.observations import observe_uploads
+from sage_pipelines.orchestration.observations import report_landed
 from sage_pipelines.orchestration.routing import RoutedRun, current_states, route_upload
 from sage_pipelines.servers.executor import error_line
 from sage_pipelines.servers.instance import SERVER_TAG, ensure_dagster_home
@@ -178,8 +178,7 @@ def _execute(casilla: str, upload_id: str, server: str, selection: list[AssetKey
     try:
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
-            for observation in observe_uploads(home, casilla, [upload_id]):  # the upload lands
-                instance.report_runless_asset_event(observation)
+            report_landed(instance, home, casilla, upload_id)  # its files, on the catalogs' source assets
         job = build_reconstructable_job(*JOB_LOADER,
                                         reconstructable_args=(job_name(casilla, server),),
                                         reconstructor_working_directory=os.getcwd())

@@ -36,7 +36,7 @@ from sage_pipelines.errors import NotFoundError, SageError
 from sage_pipelines.materialization.names import check_upload_id
 from sage_pipelines.materialization.plan import load_plans
 from sage_pipelines.orchestration.naming import partitions_name
-from sage_pipelines.orchestration.observations import observe_uploads
+from sage_pipelines.orchestration.observations import report_landed
 from sage_pipelines.orchestration.routing import RoutedRun
 from sage_pipelines.orchestration.run import routed_runs, select_assets, upload_run_tags
 from sage_pipelines.servers.instance import ensure_dagster_home
@@ -153,7 +153,7 @@ def submit_upload(casilla: str, upload_id: str | None = None, tables: list[str] 
             before_queue(instance)
         if not instance.has_dynamic_partition(partitions_name(casilla), upload_id):
             instance.add_dynamic_partitions(partitions_name(casilla), [upload_id])
-            _observe(instance, home, casilla, upload_id)
+            report_landed(instance, home, casilla, upload_id)  # its files, on the catalogs' source assets
         with _LOAD_LOCK, _code_location(instance) as location:
             return upload_id, [_create_run(instance, location, casilla, upload_id, run) for run in runs]
     finally:
@@ -183,17 +183,10 @@ def land_and_submit(home: SageHome, casilla: str, path: Path, upload_id: str | N
                 instance.delete_dynamic_partition(partitions_name(casilla), upload_id)
             raise
         if claimed:
-            _observe(instance, home, casilla, upload_id)
+            report_landed(instance, home, casilla, upload_id)  # its files, on the catalogs' source assets
     finally:
         instance.dispose()
     return submit_upload(casilla, upload_id, home=home)
-
-
-def _observe(instance: DagsterInstance, home: SageHome, casilla: str, upload_id: str) -> None:
-    """The upload has landed: observe its files on the catalogs' source assets, as the landing
-    sensor does for the uploads it finds (the sensor leaves alone an upload with a partition)."""
-    for observation in observe_uploads(home, casilla, [upload_id]):
-        instance.report_runless_asset_event(observation)
 
 
 def run_state(run_id: str, home: SageHome | None = None) -> RunState:

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sage_pipelines.destinations.base import UPLOAD_ID_COLUMN, Strategy, TableSpec, WriteResult
 from sage_pipelines.destinations.evolution import plan_schema
@@ -129,7 +130,7 @@ class HudiDestination(LakeDestination):
                     f"{where}: another writer committed to this table while this write ran ({exc}); this "
                     "write was undone and changed nothing: re-run it") from None
             # still this table's only writer (the lock): the snapshot just committed
-            table_rows = self.read(table).num_rows
+            table_rows = self._row_count(location)
         return WriteResult(inserted=plan.inserted, updated=plan.updated, deleted=plan.deleted, extra=extra,
                            table_rows=table_rows)
 
@@ -155,6 +156,15 @@ class HudiDestination(LakeDestination):
 
     def _location(self, table: TableSpec) -> TableLocation:
         return TableLocation.of(self.settings, self.namespace(table), table.name)
+
+    def _row_count(self, location: TableLocation) -> int:
+        """The rows of the table's latest file slices, as the reader sees them, from the base
+        files' parquet footers (no data read)."""
+        total = 0
+        for piece in self._slices(location):
+            with location.fs.open_input_file(location.path(piece.path)) as f:
+                total += pq.ParquetFile(f).metadata.num_rows
+        return total
 
     @staticmethod
     def _key_fields(table: TableSpec, where: str) -> tuple[str, ...]:
