@@ -3,6 +3,7 @@ back with pyiceberg's own scan, plus what is specific to Iceberg (snapshots, met
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -137,3 +138,19 @@ def test_an_unknown_catalog_scheme_is_refused_without_showing_the_uri():
     with pytest.raises(ConfigError, match="thrift") as error:
         open_catalog(settings)
     assert "s3cret" not in str(error.value)
+
+
+def test_an_upsert_of_many_keys_rewrites_exactly_the_files_holding_them(lake_settings, namespace):
+    """Past the listed-values limit, planning prunes by the keys' range and each file's bounds
+    are searched for the keys: the files holding a key are all rewritten, the others kept."""
+    destination = IcebergDestination(lake_settings)
+    append = _spec(namespace, Strategy.APPEND)
+    for upload, first in (("a", 0), ("b", 100), ("c", 200), ("d", 300)):  # four files of disjoint ids
+        destination.write(reader_of([row(i) for i in range(first, first + 100)]), append, upload)
+    upsert = dataclasses.replace(append, strategy=Strategy.UPSERT, primary_key=("id",))
+    keys = list(range(110, 130)) + list(range(370, 390))  # 40 keys in files b and d; c lies between
+    result = destination.write(reader_of([row(i, codigo="new") for i in keys]), upsert, "e")
+    assert (result.extra["files_removed"], result.updated, result.inserted) == (2, 40, 0)
+    stored = destination.read(upsert)
+    codes = dict(zip(stored.column("id").to_pylist(), stored.column("codigo").to_pylist()))
+    assert len(codes) == 400 and {i for i, c in codes.items() if c == "new"} == set(keys)

@@ -7,14 +7,14 @@ import csv
 import hashlib
 import zipfile
 
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance
 
 from sage_pipelines.demo.data import write_week
 from sage_pipelines.orchestration.definitions_factory import build_definitions
 from sage_pipelines.orchestration.observations import observe_uploads
 from sage_pipelines.services.uploads import add_upload
 from sage_pipelines.store.db import session_scope
-from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
+from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week, sensor_context  # noqa: F401
 
 
 def rows_of(path) -> int:
@@ -53,6 +53,6 @@ def test_the_landing_sensor_reports_the_observations_of_the_uploads_it_finds(dem
     sensor = build_definitions(demo_home).resolve_sensor_def("sage_landing_sensor")
     upload = land_week(demo_home, tmp_path, 1, "obs-sensor")
     with DagsterInstance.ephemeral() as instance:
-        result = sensor(build_sensor_context(instance=instance))
+        result = sensor(sensor_context(demo_home, instance))
     assert sorted((e.asset_key.path[-1], e.partition) for e in result.asset_events) == [
         ("clientes", upload), ("productos", upload), ("ventas", upload)]

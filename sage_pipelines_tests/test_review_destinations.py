@@ -4,6 +4,8 @@ MySQL's collations and self-committing DDL, upsert into a keyless SQL table, lak
 
 from __future__ import annotations
 
+import os
+
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -143,7 +145,10 @@ def test_a_lake_write_spools_the_upload_to_disk_and_removes_it_even_on_failure(k
 
     mapped: list[str] = []
     real_memory_map = pa.memory_map
-    monkeypatch.setattr(pa, "memory_map", lambda path, *a: mapped.append(str(path)) or real_memory_map(path, *a))
+    def on_disk(path) -> str:  # a nameless scratch file is mapped through /proc/self/fd: where it lives
+        return os.readlink(path) if str(path).startswith("/proc/self/fd/") else str(path)
+
+    monkeypatch.setattr(pa, "memory_map", lambda path, *a: mapped.append(on_disk(path)) or real_memory_map(path, *a))
     destination, namespace = make_destination(kind, request, tmp_path)
     table = spec(namespace, Strategy.APPEND)
     rows = [{"codigo": f"c{i}", "semana": "w1", "monto": Decimal(i)} for i in range(6)]

@@ -156,3 +156,13 @@ def test_an_upload_with_other_columns_than_declared_is_refused():
     other = pa.schema([("id", pa.int64()), ("w", pa.string())])
     with pytest.raises(DestinationError, match="differ from the declared"):
         StagedRows(pa.RecordBatchReader.from_batches(other, []), SPEC, "u1")
+
+
+def test_a_timestamp_column_of_one_instant_encodes_like_one_of_many():
+    instant = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
+    same = pa.record_batch([pa.array([instant] * 3, pa.timestamp("us"))], names=["t"])
+    mixed = pa.record_batch([pa.array([instant, None, instant.replace(microsecond=0)], pa.timestamp("us"))],
+                            names=["t"])
+    assert bytes(encode_text(same)).decode().splitlines() == ["2024-05-06 07:08:09.123456"] * 3
+    assert bytes(encode_text(mixed)).decode().splitlines() == [
+        "2024-05-06 07:08:09.123456", "\\N", "2024-05-06 07:08:09.000000"]

@@ -2,17 +2,23 @@
 
 An N-row upload (half its keys already in the table, half new) is upserted into an N-row table:
 
-- Iceberg: `IcebergDestination.write` (key-pruned file rewrite, one snapshot) versus pyiceberg's
-  `Table.upsert(df, join_cols=["id"])` on an identical copy of the table;
+- Iceberg: `IcebergDestination.write` (key-pruned file rewrite, one snapshot, rewritten files
+  streamed one at a time) versus pyiceberg's `Table.upsert(df, join_cols=["id"])` on an identical
+  copy of the table;
 - Delta: `DeltaDestination.write` versus a plain `DeltaTable.merge(...).when_matched_update_all()
   .when_not_matched_insert_all()` on an identical copy.
+- Iceberg, day-partitioned: a 1% upload touching 3 days of a table of DAYS (2,000) day partitions
+  (one file each), ours versus pyiceberg's `upsert` (FACTS.md measured 105 s for 10,000 rows
+  into 2,000 day files);
+- Hudi, the same day-partitioned table and upload: ours rewrites only the file groups holding
+  the upload's keys (files rewritten / total printed; there is no Python Hudi writer to race).
 
-- Iceberg, day-partitioned: a 1% upload touching 3 days of a 365-day table, ours versus
-  pyiceberg's `upsert` (FACTS.md measured 105 s for 10,000 rows into 2,000 day files).
-
-Both sides end with the same rows (checked: row count, key sum and updated rows) so the
-timings compare equal work. Run `python -m sage_pipelines.bench --only lakes [--rows N]` or
-`python -m sage_pipelines.bench.lakes [--rows N]`.
+Every timed write (ours and the peer's) runs alone in a spawned process that reads the upload
+from a memory-mapped Arrow file, and reports its seconds and its peak RSS (the write's own
+memory: imports included, the benchmark's data not). Both sides end with the same rows (checked:
+row count, key sum and updated rows) so the timings compare equal work. `run(args)` returns the
+figures (`LakeFigure` rows) and prints them. Run `python -m sage_pipelines.bench --only lakes
+[--rows N]` or `python -m sage_pipelines.bench.lakes [--rows N]`.
 """
 
 from __future__ import annotations
@@ -21,15 +27,16 @@ import argparse
 import datetime as dt
 import shutil
 import tempfile
-import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sage_pipelines.bench.child import in_child
 from sage_pipelines.destinations.registry import open_destination
 from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec, with_sage_columns
 from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
@@ -44,42 +51,54 @@ COLUMNS = (
     Column("cliente", ColumnType(Kind.TEXT)),
     Column("nota", ColumnType(Kind.TEXT)),
 )
+DAYS = 2_000  # day partitions (one file each) of the partitioned table
+UPLOAD_FILE = "upload.arrow"
+
+
+@dataclass
+class LakeFigure:
+    """One timed write; on our row `ratio` = our seconds / the peer's in the same case (None
+    where there is no peer)."""
+
+    format: str
+    operation: str
+    seconds: float
+    rows: int
+    updated: int
+    same: bool
+    rss_mb: float
+    ratio: float | None = None
+    note: str = ""
 
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--lake-dir", default=None, help="where to build the lake tables (default: a temp dir)")
     group.add_argument("--skip-partitioned", action="store_true",
-                       help="skip the small upsert into a day-partitioned Iceberg table")
+                       help="skip the small upserts into day-partitioned Iceberg and Hudi tables")
 
 
-def generate(first_id: int, rows: int, version: str) -> pa.Table:
+def generate(first_id: int, rows: int, version: str, days: int = 365) -> pa.Table:
     """`rows` rows with ids first_id.. and values that depend on `version` (so updates show)."""
-    return rows_for(np.arange(first_id, first_id + rows, dtype=np.int64), version)
+    return rows_for(np.arange(first_id, first_id + rows, dtype=np.int64), version, days)
 
 
-def rows_for(ids: np.ndarray, version: str) -> pa.Table:
-    """One row per id; `fecha` is one of 365 days chosen by the id, the rest derived from it."""
+def rows_for(ids: np.ndarray, version: str, days: int = 365) -> pa.Table:
+    """One row per id; `fecha` is one of `days` days chosen by the id, the rest derived from it."""
     rows = len(ids)
     cents = pa.array(ids * 7 % 1_000_000, pa.int64()).cast(pa.decimal128(20, 0))
-    days = pa.array((ids % 365).astype(np.int32) + 19_723, pa.int32()).cast(pa.date32())
+    fechas = pa.array((ids % days).astype(np.int32) + 17_000, pa.int32()).cast(pa.date32())
     text = pc.cast(pa.array(ids), pa.string())
     return pa.Table.from_arrays([
         pa.array(ids), pa.array(ids % 52, pa.int64()),
         pc.binary_join_element_wise(pa.scalar(version), pc.utf8_lpad(text, 10, "0"), ""),
         pc.multiply(cents, pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))).cast(pa.decimal128(38, 10)),
-        days, pa.array(ids % 2 == 0), pc.binary_join_element_wise(pa.scalar("cliente "), text, ""),
+        fechas, pa.array(ids % 2 == 0), pc.binary_join_element_wise(pa.scalar("cliente "), text, ""),
         pa.nulls(rows, pa.string()),
     ], schema=arrow_schema(COLUMNS))
 
 
 def reader(table: pa.Table) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=65_536))
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    started = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - started, out
 
 
 def fingerprint(table: pa.Table) -> tuple[int, int, int]:
@@ -89,95 +108,141 @@ def fingerprint(table: pa.Table) -> tuple[int, int, int]:
             pc.sum(pc.starts_with(codes, "v2").cast(pa.int64())).as_py())
 
 
-def bench_iceberg(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
+# --- timed writes, each in a process of its own ------------------------------------------------
 
-    settings = LakeSettings(name="bench", warehouse=(root / "iceberg").as_uri(), format="iceberg")
-    dest = open_destination(settings)
-    ours = TableSpec(name="ours", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT, primary_key=("id",))
-    theirs = TableSpec(name="pyiceberg", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT,
-                       primary_key=("id",))
-    for spec in (ours, theirs):
-        dest.write(reader(base), spec, "u1")
-    ours_s, result = timed(lambda: dest.write(reader(upload), ours, "u2"))
-    table = dest.load(theirs)
-    df = with_sage_columns(reader(upload), "u2").read_all()
-    theirs_s, theirs_result = timed(lambda: table.upsert(df, join_cols=["id"]))
-    same = fingerprint(dest.read(ours)) == fingerprint(dest.read(theirs))
-    return [("Iceberg", "IcebergDestination upsert (ours)", ours_s, result.updated, same),
-            ("Iceberg", "pyiceberg Table.upsert", theirs_s, theirs_result.rows_updated, same)]
+def spool(table: pa.Table, path: Path) -> Path:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=65_536):
+            writer.write_batch(batch)
+    return path
 
 
-def bench_delta(root: Path, base: pa.Table, upload: pa.Table) -> list[tuple]:
+def _mapped(path: str) -> pa.Table:
+    return pa.ipc.open_file(pa.memory_map(path, "r")).read_all()
+
+
+def ours_write(settings: LakeSettings, spec: TableSpec, upload: str) -> Callable[[], tuple[int, int]]:
+    """Our upsert, from the mapped upload file: the rows it updated and the files it rewrote."""
+    destination = open_destination(settings)
+
+    def step() -> tuple[int, int]:
+        result = destination.write(reader(_mapped(upload)), spec, "u2")
+        removed = result.extra.get("files_removed", 0)  # Hudi lists the paths, the others count
+        return result.updated, len(removed) if isinstance(removed, list) else int(removed)
+    return step
+
+
+def pyiceberg_upsert(settings: LakeSettings, spec: TableSpec, upload: str) -> Callable[[], tuple[int, int]]:
+    destination = open_destination(settings)
+
+    def step() -> tuple[int, int]:
+        table = destination.load(spec)
+        df = with_sage_columns(reader(_mapped(upload)), "u2").read_all()
+        return table.upsert(df, join_cols=["id"]).rows_updated, 0
+    return step
+
+
+def delta_merge(settings: LakeSettings, spec: TableSpec, upload: str) -> Callable[[], tuple[int, int]]:
     from deltalake import DeltaTable
 
+    uri = open_destination(settings).uri(spec)
 
-    settings = LakeSettings(name="bench", warehouse=(root / "delta").as_uri(), format="delta")
+    def step() -> tuple[int, int]:
+        table = DeltaTable(uri)
+        df = with_sage_columns(reader(_mapped(upload)), "u2").read_all()
+        metrics = (table.merge(df, "t.id = s.id", source_alias="s", target_alias="t")
+                   .when_matched_update_all().when_not_matched_insert_all().execute())
+        return metrics["num_target_rows_updated"], 0
+    return step
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+def race(fmt: str, settings: LakeSettings, base: pa.Table, upload: Path, rows: int,
+         peer: tuple[str, Callable[..., Callable[[], tuple[int, int]]]] | None, partitioning: Partitioning | None = None,
+         label: str = "") -> list[LakeFigure]:
+    """Ours and the peer upsert the same upload into identical copies of `base`."""
     dest = open_destination(settings)
-    ours = TableSpec(name="ours", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT, primary_key=("id",))
-    theirs = TableSpec(name="merge", schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT, primary_key=("id",))
-    for spec in (ours, theirs):
+    names = ["ours"] + (["peer"] if peer else [])
+    specs = {name: TableSpec(name=name, schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT,
+                             primary_key=("id",), partitioning=partitioning) for name in names}
+    for spec in specs.values():
         dest.write(reader(base), spec, "u1")
-    ours_s, result = timed(lambda: dest.write(reader(upload), ours, "u2"))
-    table = DeltaTable(dest.uri(theirs))
-    df = with_sage_columns(reader(upload), "u2").read_all()
-    theirs_s, metrics = timed(lambda: table.merge(df, "t.id = s.id", source_alias="s", target_alias="t")
-                              .when_matched_update_all().when_not_matched_insert_all().execute())
-    same = fingerprint(dest.read(ours)) == fingerprint(dest.read(theirs))
-    return [("Delta", "DeltaDestination upsert (ours)", ours_s, result.updated, same),
-            ("Delta", "DeltaTable.merge (plain)", theirs_s, metrics["num_target_rows_updated"], same)]
+    files_before = count_files(fmt, dest, specs["ours"])
+    seconds, (updated, rewritten), rss = in_child(ours_write, settings, specs["ours"], str(upload))
+    note = f"{rewritten:,} of {files_before:,} files rewritten" if files_before else ""
+    figures = [LakeFigure(fmt, f"ours: upsert{label}", seconds, rows, updated, True, rss, note=note)]
+    if peer:
+        name, fn = peer
+        peer_seconds, (peer_updated, _), peer_rss = in_child(fn, settings, specs["peer"], str(upload))
+        same = fingerprint(dest.read(specs["ours"])) == fingerprint(dest.read(specs["peer"]))
+        figures[0].same, figures[0].ratio = same, seconds / peer_seconds
+        figures.append(LakeFigure(fmt, f"{name}{label}", peer_seconds, rows, peer_updated, same, peer_rss,
+                                  note=f"{peer_seconds / seconds:.1f}x our time"))
+    return figures
 
 
-def bench_iceberg_partitioned(root: Path, rows: int) -> list[tuple]:
-    """A small upsert (1% of the table, 3 days) into a day-partitioned table of 365 files."""
+def count_files(fmt: str, dest: Any, spec: TableSpec) -> int:
+    """Data files (Hudi: file groups) of the table's current version."""
+    if fmt.startswith("Iceberg"):
+        return len(list(dest.load(spec).scan().plan_files()))
+    if fmt.startswith("Delta"):
+        return len(dest.load(spec).file_uris())
+    from hudi import HudiTableBuilder
 
-    settings = LakeSettings(name="bench", warehouse=(root / "iceberg_days").as_uri(), format="iceberg")
-    dest = open_destination(settings)
-    base = generate(0, rows, "v1")
+    return len(HudiTableBuilder.from_base_uri(dest.uri(spec)).build().get_file_slices())
+
+
+def partitioned_case(rows: int) -> tuple[pa.Table, pa.Table]:
+    """A table of `rows` rows over DAYS days and a 1% upload (half updates) touching 3 days."""
+    base = generate(0, rows, "v1", DAYS)
     days = np.array([10, 11, 12])
     size = max(rows // 100, 30)
-    existing = np.concatenate([np.arange(d, rows, 365) for d in days])[: size // 2]
-    new = np.concatenate([np.arange(rows + d, rows + 365 * size, 365) for d in days])[: size - len(existing)]
-    upload = rows_for(np.concatenate([existing, new]).astype(np.int64), "v2")
-    specs = [TableSpec(name=name, schema="bench", columns=COLUMNS, strategy=Strategy.UPSERT, primary_key=("id",),
-                       partitioning=Partitioning(("fecha",), "day")) for name in ("ours", "pyiceberg")]
-    for spec in specs:
-        dest.write(reader(base), spec, "u1")
-    ours_s, result = timed(lambda: dest.write(reader(upload), specs[0], "u2"))
-    table = dest.load(specs[1])
-    df = with_sage_columns(reader(upload), "u2").read_all()
-    theirs_s, theirs_result = timed(lambda: table.upsert(df, join_cols=["id"]))
-    same = fingerprint(dest.read(specs[0])) == fingerprint(dest.read(specs[1]))
-    label = f"{upload.num_rows:,} rows into 365 day partitions"
-    return [("Iceberg, day-partitioned", f"ours: {label} ({result.extra['files_removed']} files rewritten)",
-             ours_s, result.updated, same, upload.num_rows),
-            ("Iceberg, day-partitioned", f"pyiceberg Table.upsert: {label}", theirs_s,
-             theirs_result.rows_updated, same, upload.num_rows)]
+    existing = np.concatenate([np.arange(d, rows, DAYS) for d in days])[: size // 2]
+    new = np.concatenate([np.arange(rows + d, rows + DAYS * size, DAYS) for d in days])[: size - len(existing)]
+    return base, rows_for(np.concatenate([existing, new]).astype(np.int64), "v2", DAYS)
 
 
-def run(args: argparse.Namespace) -> list[tuple]:
+def run(args: argparse.Namespace) -> list[LakeFigure]:
+    """The lake figures of one run (also printed): ours / peer and each write's peak RSS."""
     rows = args.rows
     root = Path(args.lake_dir or tempfile.mkdtemp(prefix="sage_bench_lakes_"))
     root.mkdir(parents=True, exist_ok=True)
-    base, upload = generate(0, rows, "v1"), generate(rows // 2, rows, "v2")
     print(f"{rows:,}-row upsert into a {rows:,}-row table ({rows // 2:,} keys overlap), lake at {root}",
           flush=True)
-    results = []
+    figures: list[LakeFigure] = []
     try:
-        for bench in (bench_iceberg, bench_delta):
-            results += [r + (rows,) for r in bench(root, base, upload)]
+        base, upload = generate(0, rows, "v1"), generate(rows // 2, rows, "v2")
+        path = spool(upload, root / UPLOAD_FILE)
+        for fmt, peer in (("iceberg", ("pyiceberg Table.upsert", pyiceberg_upsert)),
+                          ("delta", ("DeltaTable.merge (plain)", delta_merge))):
+            settings = LakeSettings(name="bench", warehouse=(root / fmt).as_uri(), format=fmt)
+            figures += race(fmt.capitalize(), settings, base, path, rows, peer)
         if not args.skip_partitioned:
-            results += bench_iceberg_partitioned(root, rows)
+            base, upload = partitioned_case(rows)
+            path = spool(upload, root / f"days_{UPLOAD_FILE}")
+            label = f": {upload.num_rows:,} rows into {DAYS:,} day partitions"
+            days = Partitioning(("fecha",), "day")
+            for fmt, peer in (("iceberg", ("pyiceberg Table.upsert", pyiceberg_upsert)), ("hudi", None)):
+                settings = LakeSettings(name="bench", warehouse=(root / f"{fmt}_days").as_uri(), format=fmt)
+                figures += race(f"{fmt.capitalize()}, day-partitioned", settings, base, path,
+                                upload.num_rows, peer, days, label)
     finally:
         if not args.lake_dir:
             shutil.rmtree(root, ignore_errors=True)
-    print("\n| format | operation | seconds | rows/s | updated | same result | vs ours |")
-    print("|---|---|---:|---:|---:|---|---:|")
-    for i, (fmt, name, seconds, updated, same, upload_rows) in enumerate(results):
-        ours_seconds = results[i - i % 2][2]
-        print(f"| {fmt} | {name} | {seconds:.2f} | {upload_rows / seconds:,.0f} | {updated:,} | "
-              f"{'yes' if same else 'NO'} | {seconds / ours_seconds:.1f}x |")
-    print(f"\n({dt.datetime.now():%Y-%m-%d %H:%M}; `vs ours` = seconds / our seconds for the same format)")
-    return results
+    print_figures(figures)
+    return figures
+
+
+def print_figures(figures: list[LakeFigure]) -> None:
+    print("\n| format | operation | seconds | rows/s | updated | same result | ours / peer | peak RSS MB | note |")
+    print("|---|---|---:|---:|---:|---|---:|---:|---|")
+    for f in figures:
+        ratio = f"{f.ratio:.3f}" if f.ratio is not None else ""
+        print(f"| {f.format} | {f.operation} | {f.seconds:.2f} | {f.rows / f.seconds:,.0f} | {f.updated:,} | "
+              f"{'yes' if f.same else 'NO'} | {ratio} | {f.rss_mb:,.0f} | {f.note} |")
+    print(f"\n({dt.datetime.now():%Y-%m-%d %H:%M}; `ours / peer` = our seconds / the peer's for the same case "
+          "(Iceberg target <= 0.05, Delta <= 1.2); peak RSS of the process that did the write)")
 
 
 def main(argv: list[str] | None = None) -> int:

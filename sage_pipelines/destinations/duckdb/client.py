@@ -55,7 +55,9 @@ def _open(path: str, wait: float) -> Any:
     deadline = time.monotonic() + wait
     while True:
         try:
-            return duckdb.connect(path)
+            conn = duckdb.connect(path)
+            conn.execute("SET enable_progress_bar = false")  # a long write would draw one in the logs
+            return conn
         except duckdb.IOException as exc:  # another process holds the file
             if "lock" not in str(exc).lower() or time.monotonic() + RETRY_SECONDS > deadline:
                 raise

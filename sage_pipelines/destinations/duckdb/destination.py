@@ -23,7 +23,7 @@ from sage_pipelines.destinations.duckdb.typemap import TYPE_MAP
 from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
-from sage_pipelines.destinations.sql.staging import StagedRows
+from sage_pipelines.destinations.sql.staging import StagedRows, prefetched
 
 
 class DuckDBDialect(Dialect):
@@ -62,11 +62,14 @@ class DuckDBDialect(Dialect):
         for _, definition in indexes:
             self.run(conn, definition)
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
+    loads_directly = True
+
+    def load_into(self, conn: Any, table_sql: str, rows: StagedRows, replace: bool) -> None:
         view = f"_sage_arrow_{uuid.uuid4().hex[:12]}"
-        conn.register(view, rows.reader())
+        # The next batch is read while DuckDB inserts the previous one.
+        conn.register(view, pa.RecordBatchReader.from_batches(rows.schema, prefetched(rows)))
         try:
-            conn.execute(f"INSERT INTO {self.q.ident(staging)} ({self.cols(rows.names)}) "
+            conn.execute(f"INSERT INTO {table_sql} ({self.cols(rows.names)}) "
                          f"SELECT {self.cols(rows.names)} FROM {self.q.ident(view)}")
         finally:
             conn.unregister(view)

@@ -157,6 +157,10 @@ class HudiDestination(LakeDestination):
     def _location(self, table: TableSpec) -> TableLocation:
         return TableLocation.of(self.settings, self.namespace(table), table.name)
 
+    def uri(self, table: TableSpec) -> str:
+        """The table's base URI (what Hudi's own readers open)."""
+        return self._location(table).uri
+
     def _row_count(self, location: TableLocation) -> int:
         """The rows of the table's latest file slices, as the reader sees them, from the base
         files' parquet footers (no data read)."""

@@ -1,7 +1,9 @@
-"""MySQL / MariaDB (PyMySQL): the upload is streamed to a nameless temporary file in LOAD DATA's default
+"""MySQL / MariaDB (PyMySQL): the upload is streamed through a pipe with no name in LOAD DATA's default
 text format (tab-separated, backslash escapes, `\\N` for NULL; `staging.encode_text`), loaded with
 `LOAD DATA LOCAL INFILE` into a TEMPORARY staging table, then one statement per strategy inside
-one InnoDB transaction.
+one InnoDB transaction. A feeder thread reads and encodes the upload into the pipe while the
+server loads what came before (`mysql.pipe`): no spooled copy on disk (and no name a writer
+killed mid-load could leave behind), reading overlaps loading.
 
 MySQL commits DDL on its own, so the table is created or altered before the data transaction,
 while the writer holds a named lock (`GET_LOCK`) that makes writers of one table take turns; a
@@ -28,8 +30,8 @@ from sqlalchemy.dialects import mysql
 from sage_pipelines.destinations.base import ConnectionSettings
 from sage_pipelines.destinations.mysql.capabilities import CAPABILITIES
 from sage_pipelines.destinations.mysql.client import CLIENT
+from sage_pipelines.destinations.mysql.pipe import PipeFeeder
 from sage_pipelines.destinations.mysql.typemap import TYPE_MAP
-from sage_pipelines.destinations.scratch import scratch_path
 from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
@@ -125,22 +127,32 @@ class MySQLDialect(Dialect):
     def dedups_on_load(self) -> bool:
         return True
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
-        # A file with no name (`scratch_path`): a writer killed mid-load leaves none behind.
-        with scratch_path("sage_load_", ".tsv") as path:
-            with open(path, "wb") as f:
-                for batch in rows:
-                    f.write(memoryview(encode_text(batch)))
-            # REPLACE only when staging has the upsert key: the later row of a key wins.
-            mode = "REPLACE " if keyed else ""
+    loads_directly = True  # LOAD DATA into an InnoDB table is part of the transaction
+
+    def load_into(self, conn: Any, table_sql: str, rows: StagedRows, replace: bool) -> None:
+        # REPLACE only when staging has the upsert key: the later row of a key wins.
+        mode = "REPLACE " if replace else ""
+        with PipeFeeder(encode_text(batch) for batch in rows) as feeder:
             with conn.cursor() as cur:
-                cur.execute(f"LOAD DATA LOCAL INFILE %s {mode}INTO TABLE {self.q.ident(staging)} "
-                            f"CHARACTER SET utf8mb4 ({self.cols(rows.names)})", (path,))
+                cur.execute(f"LOAD DATA LOCAL INFILE %s {mode}INTO TABLE {table_sql} "
+                            f"CHARACTER SET utf8mb4 ({self.cols(rows.names)})", (feeder.path,))
+                feeder.check()  # a reader error ends the pipe early: the load is then void
                 cur.execute("SELECT @@warning_count")
                 if cur.fetchone()[0]:
                     cur.execute("SHOW WARNINGS LIMIT 3")
                     notes = "; ".join(str(w[2]) for w in cur.fetchall())
                     raise DestinationError(f"mysql: the upload does not fit the table: {notes}")
+
+    def upsert(self, conn: Any, target: Target, staging: str, names: Sequence[str],
+               keys: Sequence[str]) -> tuple[int, int]:
+        """One statement, counted from its affected rows (1 per inserted row, 2 per updated one,
+        0 for a row left unchanged, the connection not asking for FOUND_ROWS): every matched row
+        does change, since `_sage_loaded_at` is this write's timestamp (microseconds, later than
+        any earlier write's), so no second pass over the table counts the matches."""
+        staged = self.query(conn, f"SELECT COUNT(*) FROM {self.q.ident(staging)}")[0][0]
+        affected = self.run(conn, self.upsert_sql(target, staging, names, keys))
+        updated = affected - staged
+        return staged - updated, updated
 
     def drop_staging(self, conn: Any, staging: str) -> None:
         try:
@@ -160,11 +172,6 @@ class MySQLDialect(Dialect):
         if pa.types.is_boolean(type_):  # TINYINT(1) comes back as 0 / 1
             values = [None if v is None else bool(v) for v in values]
         return pa.array(values, type=type_)
-
-
-    def location(self, settings: ConnectionSettings, target: Target) -> tuple[str, str | None]:
-        """A MySQL schema is a database: `database.table`."""
-        return ".".join(p for p in (target.schema or settings.database, target.name) if p), None
 
 
 class MySQLDestination(SqlDestination):

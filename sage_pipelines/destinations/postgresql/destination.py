@@ -4,7 +4,8 @@ so even a table created by a failed write disappears with the rollback).
 
 COPY uses the text format: each Arrow batch becomes escaped tab-separated lines in Arrow
 compute (`staging.encode_text`), so NULL (`\\N`) and the empty string stay distinct and decimals
-keep every digit. Writers of one table take turns on a transaction-scoped advisory lock (taken
+keep every digit. A producer thread reads and encodes the next batch while the server parses the
+previous one (`staging.prefetched`). Writers of one table take turns on a transaction-scoped advisory lock (taken
 before any DDL, so two first writes cannot both create the table), then
 `LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE`, which lets readers read the old rows until commit.
 """
@@ -22,7 +23,7 @@ from sage_pipelines.destinations.postgresql.typemap import TYPE_MAP
 from sage_pipelines.destinations.sql import Dialect, SqlDestination, Target
 from sage_pipelines.destinations.sql.dialect import ColumnDef
 from sage_pipelines.destinations.sql.identifiers import Quoter
-from sage_pipelines.destinations.sql.staging import StagedRows, encode_text
+from sage_pipelines.destinations.sql.staging import StagedRows, encode_text, prefetched
 
 
 class PostgresDialect(Dialect):
@@ -46,13 +47,15 @@ class PostgresDialect(Dialect):
         cols = ", ".join(f"{self.q.ident(c.name)} {c.ddl}" for c in columns)
         self.run(conn, f"CREATE TEMPORARY TABLE {self.q.ident(staging)} ({cols}) ON COMMIT DROP")
 
-    def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
+    loads_directly = True
+
+    def load_into(self, conn: Any, table_sql: str, rows: StagedRows, replace: bool) -> None:
         # psycopg merges parameters (and so collapses the quoter's doubled %) only when given
         # some; this statement has none, so undo the doubling on identifiers here.
-        statement = f"COPY {self.q.ident(staging)} ({self.cols(rows.names)}) FROM STDIN"
+        statement = f"COPY {table_sql} ({self.cols(rows.names)}) FROM STDIN"
         with conn.cursor() as cur, cur.copy(statement.replace("%%", "%")) as copy:
-            for batch in rows:
-                copy.write(memoryview(encode_text(batch)))
+            for chunk in prefetched(encode_text(batch) for batch in rows):
+                copy.write(memoryview(chunk))
 
     def upsert_last_rows(self, conn: Any, target: Target, staging: str, names: Sequence[str],
                          keys: Sequence[str]) -> tuple[int, int]:

@@ -14,8 +14,11 @@ A database kind (its folder `destinations/<kind>/`, see the package docstring) p
   connect code, `connect.Client`, shared with `connections test`);
 - driver: `connect` (the client's, plus what the dialect notes per connection), `begin`,
   `serialize_ddl`/`release` (make writers of
-  one table take turns), `lock_table`, `create_staging`/`load_staging`/`drop_staging` (the bulk
-  path; `staging.encode_text` gives the escaped tab-separated text COPY / LOAD DATA read);
+  one table take turns), `lock_table`, `create_staging`/`load_into`/`drop_staging` (the bulk
+  path; `staging.encode_text` gives the escaped tab-separated text COPY / LOAD DATA read, and
+  `staging.prefetched` reads + encodes the next batch while the database loads the previous);
+  `loads_directly` when truncate_insert and append may bulk-load into the table itself (no
+  staging table: the delete runs first, the load joins the same transaction);
 - statements that differ: e.g. `upsert_sql` (MERGE), `delete_matching_sql`, `widen_column_sql`,
   `create_schema_sql`, `dedup_sql`, and `upsert` when counts come cheaper another way.
 """

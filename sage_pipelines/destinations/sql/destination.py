@@ -122,7 +122,7 @@ class SqlDestination:
     def write(self, batches: pa.RecordBatchReader, table: TableSpec, upload_id: str) -> WriteResult:
         started = time.perf_counter()
         self._check(table, upload_id)
-        rows = StagedRows(batches, table, upload_id)
+        rows = StagedRows(batches, table, upload_id, ordinal=not self._loads_directly(table))
         conn = self._connect()
         try:
             result = self._write(conn, table, rows)
@@ -240,8 +240,21 @@ class SqlDestination:
             "existing table has none (it was created by another strategy); recreate the table or keep "
             "its strategy")
 
+    def _loads_directly(self, table: TableSpec) -> bool:
+        """truncate_insert and append need no staging table: their delete does not depend on
+        the upload's values, so it runs first and the upload is bulk-loaded into the table
+        itself, in the same transaction (one pass over the rows instead of load + INSERT)."""
+        return self.dialect.loads_directly and table.strategy in (Strategy.TRUNCATE_INSERT, Strategy.APPEND)
+
     def _apply(self, conn: Any, table: TableSpec, target: Target, rows: StagedRows) -> WriteResult:
         d = self.dialect
+        if self._loads_directly(table):
+            if table.strategy is Strategy.APPEND:
+                deleted = d.run(conn, d.delete_upload_sql(target), (rows.upload_id,))
+            else:
+                deleted = d.run(conn, d.delete_all_sql(target))
+            d.load_into(conn, d.table(target), rows, replace=False)
+            return WriteResult(inserted=rows.rows, deleted=deleted, rows=rows.rows)
         staging = d.staging_name()
         upsert = table.strategy is Strategy.UPSERT
         defs = self._column_defs(table, table.table_columns)

@@ -169,7 +169,16 @@ class Dialect:
     def load_staging(self, conn: Any, staging: str, rows: StagedRows, keyed: bool) -> None:
         """Bulk-load the upload into the staging table. `keyed`: staging was created with the
         upsert key as `unique_key` (a dialect may deduplicate while loading)."""
+        self.load_into(conn, self.q.ident(staging), rows, replace=keyed)
+
+    def load_into(self, conn: Any, table_sql: str, rows: StagedRows, replace: bool) -> None:
+        """Bulk-load the rows into `table_sql` (a quoted name) by the database's bulk path;
+        `replace`: a later row replaces an earlier one of the same unique key."""
         raise NotImplementedError
+
+    # True when truncate_insert and append bulk-load straight into the target table (no staging
+    # table, no INSERT ... SELECT pass): the dialect's `load_into` is part of the transaction.
+    loads_directly: bool = False
 
     def drop_staging(self, conn: Any, staging: str) -> None:
         """Temporary tables of PostgreSQL / DuckDB go with the transaction or connection."""
