@@ -14,6 +14,7 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from sage_pipelines.demo import register_demo
 from sage_pipelines.demo.data import write_week
+from sage_pipelines.orchestration.naming import catalog_key
 from sage_pipelines.servers.instance import ensure_dagster_home
 from sage_pipelines.services.home import init_home
 from sage_pipelines.settings import SageHome
@@ -81,12 +82,15 @@ def test_materialize_queues_its_run_for_the_daemon_and_prints_each_step_as_it_ha
     assert lines[0].startswith(f"run {run.run_id} queued for upload {upload} on server local: http")
     assert lines[1] == f"run {run.run_id} started"
     assert lines[-1] == f"run {run.run_id} succeeded for upload {upload}"
-    for table, rows in (("dim_clientes", "warehouse.main.dim_clientes rows="),
-                        ("fact_ventas", "warehouse.main.fact_ventas rows=")):
+    for table in ("dim_clientes", "fact_ventas"):
         writing = lines.index(f"warehouse/{CASILLA}/{table}: writing")
-        [result] = [i for i, line in enumerate(lines) if line.startswith(f"warehouse/{CASILLA}/{table}: {rows}")]
+        [result] = [i for i, line in enumerate(lines)
+                    if line.startswith(f"warehouse/{CASILLA}/{table}: warehouse.main.{table} rows=")]
         assert writing < result  # the step's start, then its result
     assert done.stderr == ""
+    with DagsterInstance.from_config(str(queued_home.dagster_home)) as instance:  # the upload's files observed
+        observed = instance.fetch_observations(catalog_key(CASILLA, "ventas"), limit=10).records
+    assert [o.partition_key for o in observed] == [upload]
 
 
 def test_a_queued_run_that_fails_ends_in_one_line_per_failed_step(queued_home, tmp_path):
