@@ -27,8 +27,8 @@ from sage_pipelines.casilla.model import Catalog
 from sage_pipelines.destinations.base import Destination, TableSpec, WriteResult
 from sage_pipelines.destinations.checks import KeyCheck, Rule, Violations
 from sage_pipelines.materialization.names import dagster_name
+from sage_pipelines.services.history import RECONCILE
 
-RECONCILE = "rows_reconcile"
 CHECKS_KEY = "sage/checks"  # definition metadata: the table's checks, for the IO manager
 
 
@@ -121,23 +121,6 @@ def not_run_results(checks: Sequence[TableCheck], reason: str) -> list[AssetChec
     return [AssetCheckResult(check_name=c.name, passed=True, severity=AssetCheckSeverity.ERROR,
                              description=f"not run: {reason}", metadata={"not_run": MetadataValue.text(reason)})
             for c in checks]
-
-
-def summary(outcomes: Sequence[dict[str, Any]] | None) -> str | None:
-    """One line for `sage history`: `5/5 passed`, or which failed, with the first offender."""
-    if not outcomes:
-        return None
-    failed = [o for o in outcomes if not o["passed"]]
-    if not failed:
-        return f"{len(outcomes)}/{len(outcomes)} passed"
-    parts = []
-    for o in failed:
-        first = o["samples"][0] if o["samples"] else None
-        shown = (" e.g. " + ", ".join(f"{k}={v}" for k, v in first.items())) if first else ""
-        if o["name"] == RECONCILE:
-            shown = f" ({o['rows_in_upload']} in upload, {o['written']} written)"
-        parts.append(f"{o['name']} failed: {o['count']}{shown}")
-    return "; ".join(parts)
 
 
 def failed_checks_line(error: Any, casilla: str) -> str | None:

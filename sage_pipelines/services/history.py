@@ -7,12 +7,16 @@ empty history.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sage_pipelines.materialization.casillas import get_casilla
 from sage_pipelines.store.history import list_history
 from sage_pipelines.store.models import MaterializationHistory, MaterializationServer
+
+RECONCILE = "rows_reconcile"  # the check comparing the upload's rows with the rows written
 
 
 def history(session: Session, casilla: str | None = None, limit: int = 50,
@@ -25,3 +29,20 @@ def history(session: Session, casilla: str | None = None, limit: int = 50,
     if casilla and not rows:
         get_casilla(session, casilla)  # a misspelt casilla is a mistake, not an empty history
     return rows
+
+
+def checks_summary(outcomes: Sequence[dict[str, Any]] | None) -> str | None:
+    """One line for `sage history`: `5/5 passed`, or which failed, with the first offender."""
+    if not outcomes:
+        return None
+    failed = [o for o in outcomes if not o["passed"]]
+    if not failed:
+        return f"{len(outcomes)}/{len(outcomes)} passed"
+    parts = []
+    for o in failed:
+        first = o["samples"][0] if o["samples"] else None
+        shown = (" e.g. " + ", ".join(f"{k}={v}" for k, v in first.items())) if first else ""
+        if o["name"] == RECONCILE:
+            shown = f" ({o['rows_in_upload']} in upload, {o['written']} written)"
+        parts.append(f"{o['name']} failed: {o['count']}{shown}")
+    return "; ".join(parts)

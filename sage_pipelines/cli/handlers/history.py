@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sage_pipelines.cli.terminal import print_rows
-from sage_pipelines.orchestration.checks import summary as checks_summary
-from sage_pipelines.services.history import history as history_rows
+from sage_pipelines.services.history import checks_summary, history as history_rows
 from sage_pipelines.services.home import ready_home
 from sage_pipelines.store.db import session_scope
 
