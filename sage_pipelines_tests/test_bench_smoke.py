@@ -1,8 +1,9 @@
 """`make bench` cannot rot: its harness runs at a tiny scale in the tests (no timings judged).
 
-The scale benchmark runs each step in a child process (`bench.harness`) that reports its own
-time and is reaped for its peak RSS; here it runs on DuckDB with a few hundred rows, through
-the same entry point `make bench` uses.
+Every benchmark runs each step in a child process (`bench.harness`: `run_child` for the scale and
+peers steps, `in_child` for the SQL and lake writes) that reports its own time and peak RSS; the
+scale benchmark runs here on DuckDB with a few hundred rows, through the entry point `make bench`
+uses.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from sage_pipelines.bench.__main__ import main
-from sage_pipelines.bench.harness import run_child
+from sage_pipelines.bench.harness import ChildFailed, in_child, run_child
 
 
 def _one_row_csv(folder: Path) -> Path:
@@ -32,6 +35,32 @@ def test_a_childs_peak_rss_is_its_own_not_that_of_the_larger_parent(tmp_path):
     ballast = b"x" * (700 << 20)  # resident in this process while the child runs
     run = run_child("sage_pipelines.bench.scale", "read", upload=str(_one_row_csv(tmp_path)))
     assert len(ballast) and run.peak_rss_mb < 600
+
+
+def allocate(megabytes: int):
+    """An `in_child` setup (module-level, so a spawned process can import it)."""
+    def step() -> int:
+        block = bytearray(megabytes << 20)  # zero-filled: every page touched
+        return len(block) >> 20
+    return step
+
+
+def test_an_in_child_step_returns_its_result_time_and_its_own_peak_memory():
+    run = in_child(allocate, 200)
+    assert run.result == 200
+    assert 0 < run.seconds < run.wall_seconds
+    assert 200 < run.peak_rss_mb < 600  # the block plus an interpreter
+
+
+def test_an_in_child_steps_peak_rss_is_its_own_not_that_of_the_larger_parent():
+    ballast = b"x" * (700 << 20)  # resident in this process while the child runs
+    run = in_child(allocate, 1)
+    assert len(ballast) and run.peak_rss_mb < 300
+
+
+def test_an_in_child_step_that_fails_raises_child_failed():
+    with pytest.raises(ChildFailed, match="allocate failed in its child process"):
+        in_child(allocate, -1)  # bytearray(-1 MB) raises in the child
 
 
 def test_the_scale_benchmark_prints_every_step_with_its_peak_rss_at_a_tiny_scale(capsys):

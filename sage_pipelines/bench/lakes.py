@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sage_pipelines.bench.child import in_child
+from sage_pipelines.bench.harness import in_child
 from sage_pipelines.destinations.registry import open_destination
 from sage_pipelines.destinations.base import LakeSettings, Partitioning, Strategy, TableSpec, with_sage_columns
 from sage_pipelines.types import Column, ColumnType, Kind, arrow_schema
@@ -169,12 +169,14 @@ def race(fmt: str, settings: LakeSettings, base: pa.Table, upload: Path, rows: i
     for spec in specs.values():
         dest.write(reader(base), spec, "u1")
     files_before = count_files(fmt, dest, specs["ours"])
-    seconds, (updated, rewritten), rss = in_child(ours_write, settings, specs["ours"], str(upload))
+    ours = in_child(ours_write, settings, specs["ours"], str(upload))
+    seconds, (updated, rewritten), rss = ours.seconds, ours.result, ours.peak_rss_mb
     note = f"{rewritten:,} of {files_before:,} files rewritten" if files_before else ""
     figures = [LakeFigure(fmt, f"ours: upsert{label}", seconds, rows, updated, True, rss, note=note)]
     if peer:
         name, fn = peer
-        peer_seconds, (peer_updated, _), peer_rss = in_child(fn, settings, specs["peer"], str(upload))
+        other = in_child(fn, settings, specs["peer"], str(upload))
+        peer_seconds, (peer_updated, _), peer_rss = other.seconds, other.result, other.peak_rss_mb
         same = fingerprint(dest.read(specs["ours"])) == fingerprint(dest.read(specs["peer"]))
         figures[0].same, figures[0].ratio = same, seconds / peer_seconds
         figures.append(LakeFigure(fmt, f"{name}{label}", peer_seconds, rows, peer_updated, same, peer_rss,

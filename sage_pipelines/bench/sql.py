@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from sage_pipelines.bench.child import in_child
 from sage_pipelines.bench.e2e import materialize_seconds
+from sage_pipelines.bench.harness import in_child, timed
 from sage_pipelines.casilla.parser import parse_sage_yaml
 from sage_pipelines.casilla.readers import read_catalog_file
 from sage_pipelines.destinations.registry import open_destination
@@ -165,12 +165,6 @@ class Timing:
         return self.seconds / self.floor if self.floor else None
 
 
-def timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
 def ours_write(settings: ConnectionSettings, spec: TableSpec, path: Path,
                upload_id: str) -> Callable[[], object]:
     """One write of the CSV by our destination (timed in a child process by `in_child`); the
@@ -221,8 +215,8 @@ class Bench:
         for i in range(repeat):
             self.reset()
             self.settle()
-            seconds, _, peak = in_child(ours_write, self.settings, self.spec(strategy), self.upload, f"u{i}")
-            ours, rss = min(ours, seconds), max(rss, peak)
+            run = in_child(ours_write, self.settings, self.spec(strategy), self.upload, f"u{i}")
+            ours, rss = min(ours, run.seconds), max(rss, run.peak_rss_mb)
             self.reset()
             floor = min(floor, self.timed_step(lambda: self.floor(strategy)))
         return ours, rss, floor
