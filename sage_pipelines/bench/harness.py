@@ -40,7 +40,8 @@ RESULT_MARK = "SAGE-BENCH-RESULT "
 
 
 class ChildFailed(RuntimeError):
-    """A step's process failed; carries the end of its stderr."""
+    """A step's process failed: `run_child`'s carries the end of its stderr; `in_child`'s child
+    printed its traceback to the benchmark's stderr itself."""
 
 
 @dataclass
