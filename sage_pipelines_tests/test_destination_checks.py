@@ -37,6 +37,17 @@ def test_a_write_reports_the_tables_rows_after_it_not_the_uploads(kind, request,
     assert (second.rows, second.deleted, second.table_rows) == (1, 2, 2)
 
 
+@pytest.mark.parametrize("strategy", [Strategy.APPEND, Strategy.TRUNCATE_INSERT, Strategy.UPSERT])
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_strategy_reports_the_tables_rows_after_its_write(kind, strategy, request, tmp_path):
+    destination, namespace = make_destination(kind, request, tmp_path)
+    table = spec(namespace, strategy, primary_key=("codigo",))
+    destination.write(reader_of([row("a", "1", "1.00"), row("b", "1", "2.00")], TEXT_KEY), table, "u1")
+    second = destination.write(reader_of([row("c", "2", "3.00")], TEXT_KEY), table, "u2")
+    expected = {Strategy.APPEND: 3, Strategy.TRUNCATE_INSERT: 1, Strategy.UPSERT: 3}[strategy]
+    assert second.table_rows == expected == len(destination.read(table))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_upsert_says_how_many_upload_rows_a_later_row_of_their_key_replaced(kind, request, tmp_path):
     destination, namespace = make_destination(kind, request, tmp_path)

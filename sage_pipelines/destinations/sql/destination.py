@@ -254,7 +254,7 @@ class SqlDestination:
             else:
                 deleted = d.run(conn, d.delete_all_sql(target))
             d.load_into(conn, d.table(target), rows, replace=False)
-            return WriteResult(inserted=rows.rows, deleted=deleted, rows=rows.rows)
+            return self._counted(conn, target, WriteResult(inserted=rows.rows, deleted=deleted, rows=rows.rows))
         staging = d.staging_name()
         upsert = table.strategy is Strategy.UPSERT
         defs = self._column_defs(table, table.table_columns)
@@ -276,11 +276,14 @@ class SqlDestination:
                     deleted = d.run(conn, d.delete_all_sql(target))
                 inserted = d.run(conn, d.insert_sql(target, staging, names))
                 result = WriteResult(inserted=inserted, deleted=deleted, rows=inserted)
-            # counted in the write's own transaction: the size the commit makes visible
-            result.table_rows = int(d.query(conn, d.count_sql(target))[0][0])
-            return result
+            return self._counted(conn, target, result)
         finally:
             d.drop_staging(conn, staging)
+
+    def _counted(self, conn: Any, target: Target, result: WriteResult) -> WriteResult:
+        """The table's rows, counted in the write's own transaction: the size the commit makes visible."""
+        result.table_rows = int(self.dialect.query(conn, self.dialect.count_sql(target))[0][0])
+        return result
 
     # --- checks and location ---------------------------------------------------------------
 
