@@ -5,7 +5,8 @@
 would tell them: they would keep running and keep the port. So the command runs in a new
 process group, every SIGINT or SIGTERM `sage dev` receives is forwarded to that whole group
 (Ctrl-C in a terminal reaches only `sage dev`'s own group), and `sage dev` returns only once no
-process of the group is left: what still runs `grace` seconds after the command itself ended
+process of the group is left (both signals reach the group as SIGINT, the Ctrl-C path
+every dagster process shuts down cleanly on): what still runs `grace` seconds after the command itself ended
 gets SIGTERM, then SIGKILL.
 """
 
@@ -25,8 +26,10 @@ def run_process_group(cmd: Sequence[str], env: dict[str, str], grace: float = 30
     """Run `cmd` as the leader of a new process group; its exit code (128 + N if killed by signal N)."""
     proc = subprocess.Popen(list(cmd), env=env, process_group=0)
 
-    def forward(signum: int, _frame: object) -> None:
-        _signal_group(proc.pid, signum)
+    def forward(_signum: int, _frame: object) -> None:
+        # Both arrive as SIGINT: `dagster dev` and its children shut down cleanly on it (their
+        # Ctrl-C path), while on SIGTERM a child lingered until the grace period ran out.
+        _signal_group(proc.pid, signal.SIGINT)
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
