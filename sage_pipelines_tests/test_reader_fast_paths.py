@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from sage_pipelines.casilla.convert import BadValue, convert_column
 from sage_pipelines.casilla.quoting import QuoteWatch
-from sage_pipelines.casilla.read_ahead import read_ahead
+from sage_pipelines.read_ahead import read_ahead
 from sage_pipelines.types import Column, ColumnType, Kind
 
 

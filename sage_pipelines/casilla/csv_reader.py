@@ -26,7 +26,7 @@ from sage_pipelines.casilla.convert import BadValue, convert_batch
 from sage_pipelines.casilla.encoding import WIDE_BOMS, TextEncoding, detect_encoding, utf8_text
 from sage_pipelines.casilla.header import map_header
 from sage_pipelines.casilla.quoting import QuoteWatch, delimiter_byte, find_quote_error
-from sage_pipelines.casilla.read_ahead import read_ahead
+from sage_pipelines.read_ahead import read_ahead
 from sage_pipelines.errors import DataError
 from sage_pipelines.types import Column, arrow_schema
 

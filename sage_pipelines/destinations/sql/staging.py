@@ -9,8 +9,6 @@ the original error unchanged.
 from __future__ import annotations
 
 import datetime as dt
-import queue
-import threading
 from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
@@ -19,12 +17,12 @@ import pyarrow.compute as pc
 
 from sage_pipelines.destinations.base import TableSpec, with_sage_columns
 from sage_pipelines.errors import DestinationError
+from sage_pipelines.read_ahead import read_ahead
 
 ROW_COLUMN = "_sage_row"  # the row's position in the upload: "last row in file order wins"
 PREFETCH_DEPTH = 2  # items a producer thread may run ahead of the bulk load (bounds memory)
 
 T = TypeVar("T")
-_DONE = object()
 
 
 class StagedRows:
@@ -90,46 +88,7 @@ def prefetched(items: Iterable[T], depth: int = PREFETCH_DEPTH) -> Iterator[T]:
     exception of the producer is raised here, unchanged; a consumer that stops early (its driver
     failed) makes the producer stop at its next item, so no thread outlives the write.
     """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            put(_Failure(exc))
-            return
-        put(_DONE)
-
-    thread = threading.Thread(target=produce, name="sage-staging-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-class _Failure:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
+    return read_ahead(items, depth)
 
 
 _SPECIALS = r"[\\\t\n\r]"

@@ -1,5 +1,8 @@
 """Produce an iterator's items in a thread, a bounded number ahead of the consumer.
 
+One piece for both sides of a write: the casilla reader (parse + convert ahead of the
+destination) and the SQL bulk loads (encode the next chunk while the database loads this one).
+
 Parsing and converting a CSV (pyarrow, Arrow compute) and loading the batches into a database
 (COPY, DuckDB's scan) both spend their time in C that releases the GIL, so on two cores they
 overlap: the reader prepares the next batches while the destination writes the current one.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator, TypeVar
+from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -28,7 +31,7 @@ class _Failure:
         self.error = error
 
 
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """`items`, produced in a background thread at most `depth` ahead (lazy: starts on first use)."""
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
