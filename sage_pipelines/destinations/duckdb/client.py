@@ -43,7 +43,7 @@ def open_connection(settings: ConnectionSettings, timeout: float | None = None) 
     lock = _file_lock(s.path)
     lock.acquire()
     try:
-        conn = _open(s.path, wait)
+        conn = _open(s, wait)
     except BaseException:
         lock.release()
         raise
@@ -51,11 +51,12 @@ def open_connection(settings: ConnectionSettings, timeout: float | None = None) 
     return conn
 
 
-def _open(path: str, wait: float) -> Any:
+def _open(s: DuckDBSettings, wait: float) -> Any:
     deadline = time.monotonic() + wait
     while True:
         try:
-            conn = duckdb.connect(path)
+            # memory_limit bounds the write (DuckDB spills beyond it); see settings
+            conn = duckdb.connect(s.path, config=s.duckdb_config())
             conn.execute("SET enable_progress_bar = false")  # a long write would draw one in the logs
             return conn
         except duckdb.IOException as exc:  # another process holds the file
