@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -9,8 +11,10 @@ import duckdb
 import pytest
 
 from sage_pipelines.destinations.base import ConnectionSettings, Strategy
+from sage_pipelines.destinations.duckdb.client import close_connection, open_connection
 from sage_pipelines.destinations.duckdb.destination import DuckDBDestination
-from sage_pipelines.errors import DestinationError
+from sage_pipelines.destinations.duckdb.settings import DuckDBSettings
+from sage_pipelines.errors import ConfigError, DestinationError
 from sage_pipelines_tests.destination_scenarios import DestinationScenarios, reader_of, row
 
 
@@ -84,3 +88,66 @@ def test_a_null_delete_by_value_is_refused_and_leaves_the_table_as_it_was(destin
     with pytest.raises(SageError):
         destination.write(reader_of([row(2, semana=None)]), spec, "u2")
     assert destination.read(spec).to_pylist() == before
+
+
+# --- memory: a write is bounded by memory_limit and spills beyond it -------------------------
+
+def _settings(path: Path, **options: str) -> ConnectionSettings:
+    return ConnectionSettings(kind="duckdb", name="w", database=str(path), options=options)
+
+
+def test_a_write_connection_uses_512MB_unless_memory_limit_says_otherwise(duckdb_path):
+    for options, expected in (({}, "488.2 MiB"), ({"memory_limit": "1GB"}, "953.6 MiB")):
+        conn = open_connection(_settings(duckdb_path, **options))
+        try:
+            assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected
+        finally:
+            close_connection(conn)
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused_naming_the_connection(duckdb_path):
+    with pytest.raises(ConfigError, match="'w'.*memory_limit='lots'"):
+        DuckDBSettings.of(_settings(duckdb_path, memory_limit="lots"))
+
+
+def test_an_upsert_larger_than_memory_limit_spills_and_stays_exact(tmp_path, duckdb_path, make_spec_for):
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    dest = DuckDBDestination(_settings(duckdb_path, memory_limit="32MB", temp_directory=str(spill)))
+    spec = make_spec_for(Strategy.UPSERT)
+    n = 300_000  # about 45 MB of staged rows: more than the limit
+    rows = [row(i, codigo="x" * 100) for i in range(n)]
+    dest.write(reader_of(rows, batch_rows=50_000), spec, "u1")
+    result = dest.write(reader_of([row(i, semana=2, codigo="y" * 100) for i in range(n)], batch_rows=50_000),
+                        spec, "u2")
+    assert (result.inserted, result.updated) == (0, n)
+    with duckdb.connect(str(duckdb_path)) as con:
+        got = con.execute(f'SELECT count(*), min(semana), max(semana), count(DISTINCT codigo) '
+                          f'FROM {spec.schema}."{spec.name}"').fetchone()
+    assert got == (n, 2, 2, 1)
+
+
+SPILLING_WRITER = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1], config={"memory_limit": "32MB", "temp_directory": sys.argv[2]})
+conn.execute("CREATE TEMP TABLE s AS SELECT i, md5(i::varchar) AS h FROM range(2000000) t(i)")
+print("spilled", flush=True)
+time.sleep(60)
+"""
+
+
+def test_opening_the_file_deletes_the_spill_files_a_killed_writer_left(tmp_path, duckdb_path):
+    spill = tmp_path / "spill"
+    writer = subprocess.Popen([sys.executable, "-c", SPILLING_WRITER, str(duckdb_path), str(spill)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "spilled"
+        assert any(p.name.startswith("duckdb_temp_") for p in spill.iterdir())
+    finally:
+        writer.kill()
+        writer.wait()
+    conn = open_connection(_settings(duckdb_path, temp_directory=str(spill)))
+    try:
+        assert [p.name for p in spill.iterdir()] == []
+    finally:
+        close_connection(conn)
