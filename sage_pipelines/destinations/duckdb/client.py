@@ -63,9 +63,13 @@ def _open(s: DuckDBSettings, wait: float) -> Any:
     deadline = time.monotonic() + wait
     while True:
         try:
-            # memory_limit bounds the write (DuckDB spills beyond it); see settings
-            conn = duckdb.connect(s.path, config=s.duckdb_config())
+            conn = duckdb.connect(s.path)
             conn.execute("SET enable_progress_bar = false")  # a long write would draw one in the logs
+            # memory_limit bounds the write (DuckDB spills beyond it); see settings. Set, not
+            # passed to connect: another connection of this process to the file (a reader, an IO
+            # manager) shares the database instance, and connect refuses a different config.
+            for name, value in s.duckdb_config().items():
+                conn.execute(f"SET {name} = ?", [value])  # name: ours, from the settings
             _clear_dead_spills(conn)
             return conn
         except duckdb.IOException as exc:  # another process holds the file

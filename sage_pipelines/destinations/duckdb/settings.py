@@ -47,7 +47,7 @@ class DuckDBSettings:
     temp_directory: str | None = None  # None: DuckDB's default beside the file
 
     def duckdb_config(self) -> dict[str, str]:
-        """The connection's DuckDB configuration (`duckdb.connect(path, config=...)`)."""
+        """The settings the write connection SETs after opening (`client`)."""
         config = {"memory_limit": self.memory_limit}
         # An in-memory database has no file to spill beside: without a directory it could only
         # fail when the limit is reached.
