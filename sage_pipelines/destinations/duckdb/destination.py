@@ -62,20 +62,6 @@ class DuckDBDialect(Dialect):
         for _, definition in indexes:
             self.run(conn, definition)
 
-    def upsert(self, conn: Any, target: Target, staging: str, names: Sequence[str],
-               keys: Sequence[str]) -> tuple[int, int]:
-        """When the upload brings every column of the table, the upsert replaces whole rows: the
-        matching rows are deleted and the staged rows inserted, in the write's transaction.
-        DuckDB's `ON CONFLICT DO UPDATE` keeps the updated values in memory it cannot spill (a
-        1.5M-row upsert of 100-character strings ran out of a 256MB `memory_limit`; delete +
-        insert spills and finished). A table with columns the upload lacks keeps their old values
-        on updated rows, which only `ON CONFLICT DO UPDATE` does (the shared path)."""
-        if {c.name.lower() for c in self.table_columns(conn, target)} != {n.lower() for n in names}:
-            return super().upsert(conn, target, staging, names, keys)
-        existing = self.run(conn, self.delete_matching_sql(target, staging, keys))
-        staged = self.run(conn, self.insert_sql(target, staging, names))
-        return staged - existing, existing
-
     loads_directly = True
 
     def load_into(self, conn: Any, table_sql: str, rows: StagedRows, replace: bool) -> None:
