@@ -6,10 +6,11 @@ Options (`sage secrets add NAME --type duckdb --database PATH --option KEY=VALUE
   one writing process per file), default 30. `connections test` waits at most its `--timeout`.
 - `memory_limit`: DuckDB's buffer memory for the write connection, default 512MB (DuckDB's own
   default is 80% of RAM, which it filled: a 10M-row upsert peaked at 3.7 to 4.9 GB). Beyond it
-  DuckDB spills to `temp_directory`, so a larger upload is slower, not refused. One exception:
-  an upsert into a table with columns the upload lacks updates rows in place, which DuckDB
-  cannot spill; such an upload larger than the limit fails (out of memory) and needs a larger
-  limit. A DuckDB size: `512MB`, `2GB`, `1.5GiB`.
+  DuckDB spills to `temp_directory` (the 10M-row bench upsert finishes within 512MB). Not
+  everything spills: an upsert's updated values of long text and the primary key index stay in
+  memory (1.5M rows of 100-character text updated ran out of a 256MB limit), so a wide upsert
+  may need a larger limit; the error says "Out of Memory" and the write leaves the table as it
+  was. A DuckDB size: `512MB`, `2GB`, `1.5GiB`.
 - `temp_directory`: where it spills, default DuckDB's own `<database file>.tmp` beside the file
   (an in-memory database: the system temp directory). DuckDB deletes its spill files when the
   connection closes and clears the directory's leftovers when the file is next opened.
