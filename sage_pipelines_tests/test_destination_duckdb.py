@@ -98,8 +98,8 @@ def _settings(path: Path, **options: str) -> ConnectionSettings:
     return ConnectionSettings(kind="duckdb", name="w", database=str(path), options=options)
 
 
-def test_a_write_connection_uses_512MB_unless_memory_limit_says_otherwise(duckdb_path):
-    for options, expected in (({}, "488.2 MiB"), ({"memory_limit": "1GB"}, "953.6 MiB")):
+def test_a_write_connection_uses_4GB_unless_memory_limit_says_otherwise(duckdb_path):
+    for options, expected in (({}, "3.7 GiB"), ({"memory_limit": "1GB"}, "953.6 MiB")):
         conn = open_connection(_settings(duckdb_path, **options))
         try:
             assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected

@@ -4,13 +4,14 @@ how much memory a write may use before DuckDB spills to disk.
 Options (`sage secrets add NAME --type duckdb --database PATH --option KEY=VALUE`):
 - `lock_timeout`: seconds a write waits while another process holds the file (DuckDB allows
   one writing process per file), default 30. `connections test` waits at most its `--timeout`.
-- `memory_limit`: DuckDB's buffer memory for the write connection, default 512MB (DuckDB's own
-  default is 80% of RAM, which it filled: a 10M-row upsert peaked at 3.7 to 4.9 GB). Beyond it
-  DuckDB spills to `temp_directory` (the 10M-row bench upsert finishes within 512MB). Not
-  everything spills: an upsert's updated values of long text and the primary key index stay in
-  memory (1.5M rows of 100-character text updated ran out of a 256MB limit), so a wide upsert
-  may need a larger limit; the error says "Out of Memory" and the write leaves the table as it
-  was. A DuckDB size: `512MB`, `2GB`, `1.5GiB`.
+- `memory_limit`: DuckDB's buffer memory for the write connection, default 4GB (DuckDB's own
+  default is 80% of RAM, which it fills: a 10M-row upsert peaked at 3.7 to 4.9 GB). Beyond it
+  DuckDB spills to `temp_directory`; `512MB` bounds the 10M-row bench upsert to ~1.4 GB of RSS.
+  Not everything spills: an upsert's updated values of long text and the primary key index stay
+  in memory (2M rows of 100-character text updated ran out of a 512MB limit), so the default is
+  generous: a write that succeeded with DuckDB's default should not fail with ours; the error
+  of one that does says "Out of Memory" and the write leaves the table as it was. A DuckDB
+  size: `512MB`, `2GB`, `1.5GiB`.
 - `temp_directory`: where it spills, default DuckDB's own `<database file>.tmp` beside the file
   (an in-memory database: the system temp directory). DuckDB deletes its spill files when the
   connection closes and clears the directory's leftovers when the file is next opened.
@@ -29,7 +30,7 @@ from sage_pipelines.errors import ConfigError
 
 MEMORY = ":memory:"
 DEFAULT_LOCK_TIMEOUT = 30.0
-DEFAULT_MEMORY_LIMIT = "512MB"
+DEFAULT_MEMORY_LIMIT = "4GB"
 # What DuckDB's memory_limit parses: a number and a unit (decimal or binary).
 _SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 
@@ -40,7 +41,7 @@ class DuckDBSettings:
 
     OPTIONS: ClassVar[dict[str, str]] = {
         "lock_timeout": "seconds a write waits for another process's lock on the file (default 30)",
-        "memory_limit": "memory a write may use before spilling to temp_directory (default 512MB)",
+        "memory_limit": "memory a write may use before spilling to temp_directory (default 4GB)",
         "temp_directory": "where a write spills (default: <database file>.tmp)",
     }
 
