@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -81,3 +82,26 @@ def running_daemon(home: SageHome, log: Path) -> Iterator[subprocess.Popen]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+@contextlib.contextmanager
+def running_webserver(home: SageHome, port: int, timeout: float = 120) -> Iterator[int]:
+    """`dagster-webserver` on this home's definitions at `port`, once it answers; stopped after."""
+    env = {**os.environ, "SAGE_HOME": str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
+    proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-m", "sage_pipelines.definitions",
+                             "-h", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"webserver did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -12,10 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ from sage_pipelines.orchestration.run import RunOutcome, materialize_upload
 from sage_pipelines.services.materializations import apply_materialization
 from sage_pipelines.settings import SageHome
 from sage_pipelines.store.db import session_scope
+from sage_pipelines_tests.orchestration_fixtures import running_webserver
 from sage_pipelines_tests.servers_fixtures import scoped_env
 from sage_pipelines_tests.test_webserver import free_port, graphql
 
@@ -101,25 +98,8 @@ def scene(tmp_path_factory):
             apply_materialization(session, APPEND_WITH_KEY, "clientes_log.yaml")
         first = materialize_upload(CASILLA, "semana-01", tables=["dup_clientes"], home=home)
         second = materialize_upload(CASILLA, "semana-02", tables=["dup_clientes"], home=home)
-        port = free_port()
-        env = {**os.environ, "SAGE_HOME": str(root), "DAGSTER_HOME": str(home.dagster_home)}
-        proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-m", "sage_pipelines.definitions",
-                                 "-h", "127.0.0.1", "-p", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"webserver did not start: {proc.stderr.read().decode()[-2000:]}")
-                    time.sleep(0.5)
+        with running_webserver(home, free_port()) as port:
             yield Scene(home, port, first, second)
-        finally:
-            proc.terminate()
-            proc.wait(30)
 
 
 @pytest.fixture(scope="module")

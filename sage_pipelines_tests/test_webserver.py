@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week  # noqa: F401
+from sage_pipelines_tests.orchestration_fixtures import CASILLA, demo_home, land_week, running_webserver  # noqa: F401
 
 
 def free_port() -> int:
@@ -35,25 +35,8 @@ def graphql(port: int, query: str) -> dict:
 
 @pytest.fixture
 def webserver(demo_home):
-    port = free_port()
-    env = {**os.environ, "SAGE_HOME": str(demo_home.root), "DAGSTER_HOME": str(demo_home.dagster_home)}
-    proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-m", "sage_pipelines.definitions",
-                             "-h", "127.0.0.1", "-p", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"webserver did not start: {proc.stderr.read().decode()[-2000:]}")
-                time.sleep(0.5)
+    with running_webserver(demo_home, free_port(), timeout=90) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @pytest.mark.slow

@@ -12,8 +12,9 @@ failure leaves the destination as it was.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -289,18 +290,8 @@ class SqlDestination:
 
     def violations(self, table: TableSpec, checks: Sequence[KeyCheck]) -> list[Violations]:
         """Each check as two queries on the stored table (a count, then the first few)."""
-        conn = self._connect()
-        target = None
-        try:
-            target = self._target(conn, table)
+        with self._on_table(table) as (conn, target):
             return [self._violations(conn, target, check) for check in checks]
-        except BaseException as exc:
-            failure = self._failed(exc, target)
-            if failure is exc:
-                raise
-            raise failure from None
-        finally:
-            self.dialect.close(conn)
 
     def _violations(self, conn: Any, target: Target, check: KeyCheck) -> Violations:
         d, columns = self.dialect, check.columns
@@ -322,10 +313,7 @@ class SqlDestination:
     # --- read ----------------------------------------------------------------------------
 
     def read(self, table: TableSpec) -> pa.Table:
-        conn = self._connect()
-        target = None
-        try:
-            target = self._target(conn, table)
+        with self._on_table(table) as (conn, target):
             existing = self.dialect.table_columns(conn, target)
             if not existing:
                 raise DestinationError(f"{self.describe(table)}: the table does not exist")
@@ -337,6 +325,16 @@ class SqlDestination:
             order = [k for k in table.primary_key]
             sql = self.dialect.select_sql(target, [c.name for c in existing], order)
             return self.dialect.fetch_arrow(conn, sql, pa.schema(fields))
+
+    @contextlib.contextmanager
+    def _on_table(self, table: TableSpec) -> Iterator[tuple[Any, Target]]:
+        """A connection and the table's resolved target for one read-only use; a driver failure
+        becomes the destination's one-line error (`_failed`), and the connection always closes."""
+        conn = self._connect()
+        target = None
+        try:
+            target = self._target(conn, table)
+            yield conn, target
         except BaseException as exc:
             failure = self._failed(exc, target)
             if failure is exc:
